@@ -1,0 +1,958 @@
+//! The typed configuration: TOML with unknown keys rejected, defaults, validation whose errors
+//! name the file, line, column and key and say what to do, and the XDG paths it is found in.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+use crate::domain::panel::{
+    Aggregation, Direction, Labels, Layer, Measure, PanelSpec, Selector, Thresholds, Unit,
+};
+
+/// The commented example written by `mltop init`; every key with its default.
+pub const EXAMPLE: &str = include_str!("../config.example.toml");
+
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// The file as written
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    readonly: bool,
+    theme: Option<Spanned<String>>,
+    #[serde(default)]
+    metrics: BTreeMap<String, Spanned<RawMetricsSource>>,
+    #[serde(default)]
+    services: Vec<Spanned<RawService>>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Prometheus,
+    Scrape,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetricsSource {
+    kind: SourceKind,
+    url: Spanned<String>,
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    auth: Option<Spanned<RawAuth>>,
+    max_body_bytes: Option<usize>,
+    alerts: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    kind: AuthKind,
+    username: Option<String>,
+    token_env: Option<String>,
+    token_file: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum AuthKind {
+    Bearer,
+    Basic,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// System, model and data panels over mltop's conventional metric names.
+    #[default]
+    Standard,
+    /// `standard` plus CTR, conversion and revenue from `recs_*` counters.
+    Recommender,
+    /// Only the panels listed in the service.
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: String,
+    environment: Option<String>,
+    metrics: Spanned<String>,
+    #[serde(default)]
+    labels: Labels,
+    #[serde(default)]
+    preset: Preset,
+    window: Option<Spanned<String>>,
+    #[serde(default)]
+    panels: Vec<Spanned<RawPanel>>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum PanelKind {
+    Quantile,
+    Rate,
+    Ratio,
+    Gauge,
+    Mean,
+    Age,
+    Distribution,
+    Promql,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPanel {
+    title: String,
+    layer: Layer,
+    kind: Option<PanelKind>,
+    metric: Option<String>,
+    quantile: Option<f64>,
+    numerator: Option<String>,
+    denominator: Option<String>,
+    #[serde(default)]
+    numerator_labels: Labels,
+    #[serde(default)]
+    denominator_labels: Labels,
+    query: Option<String>,
+    #[serde(default)]
+    labels: Labels,
+    agg: Option<Aggregation>,
+    window: Option<Spanned<String>>,
+    unit: Option<Unit>,
+    scale: Option<f64>,
+    warn: Option<f64>,
+    crit: Option<f64>,
+    direction: Option<Direction>,
+    #[serde(rename = "for")]
+    hold: Option<Spanned<String>>,
+    #[serde(default)]
+    week_over_week: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The resolved configuration
+
+/// A secret read from the environment or a file at load time; never printed.
+#[derive(Clone, PartialEq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    None,
+    Bearer { token: Secret },
+    Basic { username: String, password: Secret },
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsSourceConfig {
+    pub name: String,
+    pub kind: SourceKind,
+    pub url: url::Url,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub headers: Vec<(String, String)>,
+    pub auth: Auth,
+    pub max_body_bytes: usize,
+    /// Also poll `/api/v1/alerts` (Prometheus sources).
+    pub alerts: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub environment: String,
+    /// Index into `Config::metrics`.
+    pub metrics: usize,
+    pub panels: Vec<PanelSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the config was read from (`None` for the built-in demo config).
+    pub path: Option<PathBuf>,
+    pub readonly: bool,
+    pub theme: Option<String>,
+    pub metrics: Vec<MetricsSourceConfig>,
+    pub services: Vec<ServiceConfig>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// A configuration error that names where it is and what to do about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: String,
+    /// 1-based line and column, when the error has a place in the file.
+    pub position: Option<(usize, usize)>,
+    pub key: Option<String>,
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some((l, c)) = self.position {
+            write!(f, ":{l}:{c}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(k) = &self.key {
+            write!(f, "`{k}`: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if !self.hint.is_empty() {
+            write!(f, "\n  hint: {}", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
+        (line, col)
+    }
+
+    fn err(
+        &self,
+        span: std::ops::Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError {
+            file: self.file.to_string(),
+            position: Some(self.position(span.start)),
+            key: Some(key.into()),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    fn duration(&self, s: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
+        humantime::parse_duration(s.get_ref().trim()).map_err(|e| {
+            self.err(
+                s.span(),
+                key,
+                format!("`{}` is not a duration ({e})", s.get_ref()),
+                "write a number with a unit, such as \"500ms\", \"5s\", \"2m\" or \"1h\"",
+            )
+        })
+    }
+}
+
+fn parse_error(ctx: &Ctx, e: toml::de::Error) -> ConfigError {
+    let position = e.span().map(|s| ctx.position(s.start));
+    let message = e.message().trim().to_string();
+    // The key is the text before `=` on the offending line, when there is one.
+    let key = e.span().and_then(|s| {
+        let line_start = ctx.text[..s.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line = ctx.text[line_start..].lines().next().unwrap_or("");
+        line.split_once('=')
+            .map(|(k, _)| k.trim().trim_matches('"').to_string())
+            .filter(|k| !k.is_empty() && !k.starts_with('['))
+    });
+    let hint = if message.starts_with("unknown field") {
+        "remove the key or fix its spelling; every key is listed in docs/configuration.md and in `mltop init`'s example"
+    } else if message.starts_with("invalid type") {
+        "give the value the type named above (strings in quotes, numbers bare, booleans true/false)"
+    } else if message.starts_with("missing field") {
+        "add the missing key; see docs/configuration.md"
+    } else if message.starts_with("unknown variant") {
+        "use one of the values listed above"
+    } else {
+        "fix the TOML syntax at that place"
+    };
+    ConfigError {
+        file: ctx.file.to_string(),
+        position,
+        key,
+        message,
+        hint: hint.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+impl Config {
+    /// Read and validate the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            position: None,
+            key: None,
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                "config file not found".to_string()
+            } else {
+                format!("cannot read the config file: {e}")
+            },
+            hint: "run `mltop init` to write a commented example, pass --config FILE, or try `mltop --demo`".into(),
+        })?;
+        let mut cfg = Config::parse(&text, &file)?;
+        cfg.path = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// Parse and validate config text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let ctx = Ctx { file, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(&ctx, e))?;
+        resolve(&ctx, raw)
+    }
+}
+
+fn resolve(ctx: &Ctx, raw: RawConfig) -> Result<Config, ConfigError> {
+    let mut metrics = Vec::new();
+    for (name, src) in &raw.metrics {
+        metrics.push(resolve_source(ctx, name, src)?);
+    }
+    let mut services = Vec::new();
+    for svc in &raw.services {
+        let span = svc.span();
+        let svc = svc.get_ref();
+        let key = format!("services.{}", svc.name);
+        let metrics_idx = metrics
+            .iter()
+            .position(|m| m.name == *svc.metrics.get_ref())
+            .ok_or_else(|| {
+                let known: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+                ctx.err(
+                    svc.metrics.span(),
+                    format!("{key}.metrics"),
+                    format!("no metrics source named `{}`", svc.metrics.get_ref()),
+                    if known.is_empty() {
+                        "define one in a [metrics.NAME] table".to_string()
+                    } else {
+                        format!("use one of: {}", known.join(", "))
+                    },
+                )
+            })?;
+        if services.iter().any(|s: &ServiceConfig| {
+            s.name == svc.name
+                && s.environment == svc.environment.clone().unwrap_or_else(|| "prod".into())
+        }) {
+            return Err(ctx.err(
+                span,
+                key,
+                "this service is defined twice for the same environment",
+                "give each [[services]] entry a distinct name or environment",
+            ));
+        }
+        let window = match &svc.window {
+            Some(w) => ctx.duration(w, &format!("{key}.window"))?,
+            None => DEFAULT_WINDOW,
+        };
+        let kind = metrics[metrics_idx].kind;
+        let mut panels = preset_panels(svc.preset, &svc.labels, window.as_secs_f64());
+        for p in &svc.panels {
+            let spec = resolve_panel(ctx, &key, p, &svc.labels, window.as_secs_f64(), kind)?;
+            match panels.iter_mut().find(|x| x.title == spec.title) {
+                Some(existing) => *existing = spec,
+                None => panels.push(spec),
+            }
+        }
+        services.push(ServiceConfig {
+            name: svc.name.clone(),
+            environment: svc.environment.clone().unwrap_or_else(|| "prod".into()),
+            metrics: metrics_idx,
+            panels,
+        });
+    }
+    Ok(Config {
+        path: None,
+        readonly: raw.readonly,
+        theme: raw.theme.map(|t| t.into_inner()),
+        metrics,
+        services,
+    })
+}
+
+fn resolve_source(
+    ctx: &Ctx,
+    name: &str,
+    src: &Spanned<RawMetricsSource>,
+) -> Result<MetricsSourceConfig, ConfigError> {
+    let key = format!("metrics.{name}");
+    let s = src.get_ref();
+    let url = url::Url::parse(s.url.get_ref().trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            ctx.err(
+                s.url.span(),
+                format!("{key}.url"),
+                format!("`{}` is not an http(s) URL", s.url.get_ref()),
+                "write a full URL such as \"http://127.0.0.1:9090\" (scrape: \"http://host:port/metrics\")",
+            )
+        })?;
+    let interval = match &s.interval {
+        Some(d) => ctx.duration(d, &format!("{key}.interval"))?,
+        None => DEFAULT_INTERVAL,
+    };
+    let timeout = match &s.timeout {
+        Some(d) => ctx.duration(d, &format!("{key}.timeout"))?,
+        None => DEFAULT_TIMEOUT,
+    };
+    if interval < Duration::from_millis(200) {
+        return Err(ctx.err(
+            s.interval.as_ref().map(|i| i.span()).unwrap_or(src.span()),
+            format!("{key}.interval"),
+            "the poll interval is shorter than 200ms",
+            "poll no faster than every 200ms; 5s–30s suits most servers",
+        ));
+    }
+    let auth = match &s.auth {
+        None => Auth::None,
+        Some(a) => resolve_auth(ctx, &format!("{key}.auth"), a)?,
+    };
+    Ok(MetricsSourceConfig {
+        name: name.to_string(),
+        kind: s.kind,
+        url,
+        interval,
+        timeout,
+        headers: s
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        auth,
+        max_body_bytes: s.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+        alerts: s.alerts.unwrap_or(s.kind == SourceKind::Prometheus),
+    })
+}
+
+fn read_secret(
+    ctx: &Ctx,
+    span: std::ops::Range<usize>,
+    key: &str,
+    env: &Option<String>,
+    file: &Option<String>,
+    what: &str,
+) -> Result<Secret, ConfigError> {
+    match (env, file) {
+        (Some(var), None) => std::env::var(var).map(Secret).map_err(|_| {
+            ctx.err(
+                span,
+                key,
+                format!("environment variable {var} is not set"),
+                format!("export {var} with the {what}, or use {what}_file"),
+            )
+        }),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|t| Secret(t.trim().to_string()))
+            .map_err(|e| {
+                ctx.err(
+                    span,
+                    key,
+                    format!("cannot read {what} file {path}: {e}"),
+                    "check the path and its permissions",
+                )
+            }),
+        _ => Err(ctx.err(
+            span,
+            key,
+            format!("set exactly one of {what}_env and {what}_file"),
+            format!("secrets are never written in the config itself: name an environment variable ({what}_env) or a file ({what}_file)"),
+        )),
+    }
+}
+
+fn resolve_auth(ctx: &Ctx, key: &str, a: &Spanned<RawAuth>) -> Result<Auth, ConfigError> {
+    let r = a.get_ref();
+    match r.kind {
+        AuthKind::Bearer => Ok(Auth::Bearer {
+            token: read_secret(ctx, a.span(), key, &r.token_env, &r.token_file, "token")?,
+        }),
+        AuthKind::Basic => {
+            let username = r.username.clone().ok_or_else(|| {
+                ctx.err(
+                    a.span(),
+                    key,
+                    "basic auth needs a username",
+                    "add username = \"...\"",
+                )
+            })?;
+            Ok(Auth::Basic {
+                username,
+                password: read_secret(
+                    ctx,
+                    a.span(),
+                    key,
+                    &r.password_env,
+                    &r.password_file,
+                    "password",
+                )?,
+            })
+        }
+    }
+}
+
+fn selector(metric: &str, base: &Labels, extra: &Labels) -> Selector {
+    let mut labels = base.clone();
+    labels.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Selector {
+        metric: metric.to_string(),
+        labels,
+    }
+}
+
+fn resolve_panel(
+    ctx: &Ctx,
+    service_key: &str,
+    p: &Spanned<RawPanel>,
+    service_labels: &Labels,
+    default_window: f64,
+    source_kind: SourceKind,
+) -> Result<PanelSpec, ConfigError> {
+    let span = p.span();
+    let r = p.get_ref();
+    let key = format!("{service_key}.panels.{}", r.title);
+    let need = |field: &Option<String>, name: &str| -> Result<String, ConfigError> {
+        field.clone().ok_or_else(|| {
+            ctx.err(
+                span.clone(),
+                format!("{key}.{name}"),
+                format!("this panel kind needs `{name}`"),
+                "see the panel kinds in docs/configuration.md",
+            )
+        })
+    };
+    let window = match &r.window {
+        Some(w) => ctx.duration(w, &format!("{key}.window"))?.as_secs_f64(),
+        None => default_window,
+    };
+    let kind = r.kind.unwrap_or(if r.query.is_some() {
+        PanelKind::Promql
+    } else {
+        PanelKind::Gauge
+    });
+    let measure = match kind {
+        PanelKind::Quantile => {
+            let q = r.quantile.ok_or_else(|| {
+                ctx.err(
+                    span.clone(),
+                    format!("{key}.quantile"),
+                    "a quantile panel needs `quantile`",
+                    "add quantile = 0.99 (a number between 0 and 1)",
+                )
+            })?;
+            if !(0.0..=1.0).contains(&q) {
+                return Err(ctx.err(
+                    span.clone(),
+                    format!("{key}.quantile"),
+                    format!("{q} is not between 0 and 1"),
+                    "write the quantile as a fraction: 0.99 for p99",
+                ));
+            }
+            Measure::Quantile {
+                histogram: selector(&need(&r.metric, "metric")?, service_labels, &r.labels),
+                q,
+                window,
+            }
+        }
+        PanelKind::Rate => Measure::Rate {
+            counter: selector(&need(&r.metric, "metric")?, service_labels, &r.labels),
+            window,
+        },
+        PanelKind::Ratio => {
+            let mut num_labels = r.labels.clone();
+            num_labels.extend(r.numerator_labels.clone());
+            let mut den_labels = r.labels.clone();
+            den_labels.extend(r.denominator_labels.clone());
+            Measure::Ratio {
+                numerator: selector(
+                    &need(&r.numerator, "numerator")?,
+                    service_labels,
+                    &num_labels,
+                ),
+                denominator: selector(
+                    &need(&r.denominator, "denominator")?,
+                    service_labels,
+                    &den_labels,
+                ),
+                window,
+            }
+        }
+        PanelKind::Gauge => Measure::Gauge {
+            gauge: selector(&need(&r.metric, "metric")?, service_labels, &r.labels),
+            agg: r.agg.unwrap_or_default(),
+        },
+        PanelKind::Mean => Measure::Mean {
+            histogram: selector(&need(&r.metric, "metric")?, service_labels, &r.labels),
+            window,
+        },
+        PanelKind::Age => Measure::Age {
+            timestamp: selector(&need(&r.metric, "metric")?, service_labels, &r.labels),
+        },
+        PanelKind::Distribution => Measure::Distribution {
+            histogram: selector(&need(&r.metric, "metric")?, service_labels, &r.labels),
+            window,
+        },
+        PanelKind::Promql => {
+            if source_kind != SourceKind::Prometheus {
+                return Err(ctx.err(
+                    span.clone(),
+                    format!("{key}.query"),
+                    "raw PromQL needs a Prometheus metrics source",
+                    "declare the panel by meaning (kind = \"rate\", \"ratio\", ...) to use it with a scrape source",
+                ));
+            }
+            Measure::PromQl {
+                query: need(&r.query, "query")?,
+            }
+        }
+    };
+    let hold_secs = match &r.hold {
+        Some(h) => ctx.duration(h, &format!("{key}.for"))?.as_secs_f64(),
+        None => 0.0,
+    };
+    if let (Some(w), Some(c)) = (r.warn, r.crit) {
+        let dir = r.direction.unwrap_or_default();
+        let inverted = match dir {
+            Direction::Above => w > c,
+            Direction::Below => w < c,
+        };
+        if inverted {
+            return Err(ctx.err(
+                span.clone(),
+                format!("{key}.warn"),
+                format!("warn {w} is beyond crit {c} for direction {dir:?}"),
+                "with direction = \"above\" warn must be below crit; with \"below\" warn must be above crit",
+            ));
+        }
+    }
+    Ok(PanelSpec {
+        title: r.title.clone(),
+        layer: r.layer,
+        unit: r.unit.clone().unwrap_or(match kind {
+            PanelKind::Ratio => Unit::Percent,
+            PanelKind::Age => Unit::Seconds,
+            _ => Unit::None,
+        }),
+        scale: r.scale.unwrap_or(1.0),
+        thresholds: Thresholds {
+            warn: r.warn,
+            crit: r.crit,
+            direction: r.direction.unwrap_or_default(),
+            hold_secs,
+        },
+        week_over_week: r.week_over_week,
+        measure,
+    })
+}
+
+/// The panels of a preset, over mltop's conventional metric names (docs/configuration.md).
+pub fn preset_panels(preset: Preset, labels: &Labels, window: f64) -> Vec<PanelSpec> {
+    let none = Labels::new();
+    let sel = |m: &str| selector(m, labels, &none);
+    let panel = |title: &str, layer, measure, unit, th: Thresholds| PanelSpec {
+        title: title.to_string(),
+        layer,
+        measure,
+        unit,
+        scale: 1.0,
+        thresholds: th,
+        week_over_week: false,
+    };
+    let above = |warn, crit, hold| Thresholds {
+        warn: Some(warn),
+        crit: Some(crit),
+        direction: Direction::Above,
+        hold_secs: hold,
+    };
+    let below = |warn, crit, hold| Thresholds {
+        warn: Some(warn),
+        crit: Some(crit),
+        direction: Direction::Below,
+        hold_secs: hold,
+    };
+    let lat = "model_request_latency_seconds";
+    let q = |q| Measure::Quantile {
+        histogram: sel(lat),
+        q,
+        window,
+    };
+    let mut out = Vec::new();
+    if preset == Preset::None {
+        return out;
+    }
+    out.extend([
+        panel(
+            "p50 latency",
+            Layer::System,
+            q(0.5),
+            Unit::Seconds,
+            Thresholds::default(),
+        ),
+        panel(
+            "p95 latency",
+            Layer::System,
+            q(0.95),
+            Unit::Seconds,
+            above(0.15, 0.3, 120.0),
+        ),
+        panel(
+            "p99 latency",
+            Layer::System,
+            q(0.99),
+            Unit::Seconds,
+            above(0.2, 0.5, 120.0),
+        ),
+        panel(
+            "Requests",
+            Layer::System,
+            Measure::Rate {
+                counter: sel("model_requests_total"),
+                window,
+            },
+            Unit::Custom("req/s".into()),
+            Thresholds::default(),
+        ),
+        panel(
+            "Errors",
+            Layer::System,
+            Measure::Ratio {
+                numerator: sel("model_request_errors_total"),
+                denominator: sel("model_requests_total"),
+                window,
+            },
+            Unit::Percent,
+            above(0.005, 0.01, 120.0),
+        ),
+        panel(
+            "CPU",
+            Layer::System,
+            Measure::Rate {
+                counter: sel("process_cpu_seconds_total"),
+                window,
+            },
+            Unit::Custom("cores".into()),
+            Thresholds::default(),
+        ),
+        panel(
+            "Memory",
+            Layer::System,
+            Measure::Gauge {
+                gauge: sel("process_resident_memory_bytes"),
+                agg: Aggregation::Sum,
+            },
+            Unit::Bytes,
+            Thresholds::default(),
+        ),
+        panel(
+            "Scores",
+            Layer::Model,
+            Measure::Distribution {
+                histogram: sel("model_prediction_score"),
+                window,
+            },
+            Unit::None,
+            Thresholds::default(),
+        ),
+        panel(
+            "Mean confidence",
+            Layer::Model,
+            Measure::Mean {
+                histogram: sel("model_prediction_score"),
+                window,
+            },
+            Unit::None,
+            Thresholds::default(),
+        ),
+        panel(
+            "Freshness",
+            Layer::Data,
+            Measure::Age {
+                timestamp: sel("model_data_last_ingest_timestamp_seconds"),
+            },
+            Unit::Seconds,
+            above(180.0, 600.0, 60.0),
+        ),
+        panel(
+            "Missing values",
+            Layer::Data,
+            Measure::Ratio {
+                numerator: sel("model_feature_missing_total"),
+                denominator: sel("model_feature_values_total"),
+                window,
+            },
+            Unit::Percent,
+            above(0.02, 0.05, 300.0),
+        ),
+    ]);
+    if preset == Preset::Recommender {
+        let ratio = |n: &str, d: &str| Measure::Ratio {
+            numerator: sel(n),
+            denominator: sel(d),
+            window,
+        };
+        let mut revenue = panel(
+            "Revenue",
+            Layer::Business,
+            Measure::Rate {
+                counter: sel("recs_revenue_euros_total"),
+                window,
+            },
+            Unit::Custom("€/h".into()),
+            Thresholds::default(),
+        );
+        revenue.scale = 3600.0;
+        revenue.week_over_week = true;
+        let mut ctr = panel(
+            "CTR",
+            Layer::Business,
+            ratio("recs_clicks_total", "recs_impressions_total"),
+            Unit::Percent,
+            below(0.028, 0.02, 300.0),
+        );
+        ctr.week_over_week = true;
+        let mut conv = panel(
+            "Conversion",
+            Layer::Business,
+            ratio("recs_conversions_total", "model_requests_total"),
+            Unit::Percent,
+            Thresholds::default(),
+        );
+        conv.week_over_week = true;
+        out.extend([ctr, conv, revenue]);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the config lives
+
+/// The XDG config file (`~/.config/mltop/config.toml` on Linux), when there is a home dir.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "mltop").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// `--config`, then `$MLTOP_CONFIG`, then the XDG config file.
+pub fn locate(cli: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = cli {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("MLTOP_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    default_path()
+}
+
+/// The directory user themes are read from (`~/.config/mltop/themes`).
+pub fn themes_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "mltop").map(|d| d.config_dir().join("themes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_is_valid_and_uses_presets() {
+        let c = Config::parse(EXAMPLE, "config.example.toml").unwrap();
+        assert!(!c.services.is_empty());
+        assert!(
+            c.services[0]
+                .panels
+                .iter()
+                .any(|p| p.title == "p99 latency")
+        );
+    }
+
+    #[test]
+    fn a_listed_panel_replaces_the_preset_panel_of_the_same_title() {
+        let text = r#"
+[metrics.m]
+kind = "scrape"
+url = "http://127.0.0.1:1/metrics"
+[[services]]
+name = "s"
+metrics = "m"
+[[services.panels]]
+title = "p99 latency"
+layer = "system"
+kind = "quantile"
+metric = "other_seconds"
+quantile = 0.99
+"#;
+        let c = Config::parse(text, "t.toml").unwrap();
+        let p99: Vec<_> = c.services[0]
+            .panels
+            .iter()
+            .filter(|p| p.title == "p99 latency")
+            .collect();
+        assert_eq!(p99.len(), 1);
+        assert!(
+            matches!(&p99[0].measure, Measure::Quantile { histogram, .. } if histogram.metric == "other_seconds")
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_line_column_and_key() {
+        let text = "readonly = false\nthemee = \"dark\"\n";
+        let e = Config::parse(text, "c.toml").unwrap_err();
+        assert_eq!(e.position, Some((2, 1)));
+        assert_eq!(e.key.as_deref(), Some("themee"));
+        assert!(e.message.contains("unknown field `themee`"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_duration_is_located() {
+        let text =
+            "[metrics.p]\nkind = \"prometheus\"\nurl = \"http://x:9090\"\ninterval = \"soon\"\n";
+        let e = Config::parse(text, "c.toml").unwrap_err();
+        assert_eq!(e.position, Some((4, 12)));
+        assert_eq!(e.key.as_deref(), Some("metrics.p.interval"));
+    }
+
+    #[test]
+    fn secrets_are_never_debug_printed() {
+        let s = Secret("hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

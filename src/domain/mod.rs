@@ -1,0 +1,8 @@
+//! Pure computations over plain data: no I/O, no clock reads, no async. Time is passed in as
+//! unix seconds (`f64`) so tests control it.
+
+pub mod alert;
+pub mod counter;
+pub mod panel;
+pub mod quantile;
+pub mod window;

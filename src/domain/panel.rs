@@ -1,0 +1,413 @@
+//! Panels are declared by meaning (a quantile of a histogram, a rate, a ratio...) and each
+//! metrics source turns that meaning into its own way of getting the number.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::alert::{AlertState, HeldThreshold};
+
+/// The four monitoring layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    System,
+    Model,
+    Data,
+    Business,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 4] = [Layer::System, Layer::Model, Layer::Data, Layer::Business];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Layer::System => "System",
+            Layer::Model => "Model",
+            Layer::Data => "Data",
+            Layer::Business => "Business",
+        }
+    }
+}
+
+/// Label equality matchers, sorted so queries and snapshots are stable.
+pub type Labels = BTreeMap<String, String>;
+
+/// A metric name with the label matchers that pick its series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selector {
+    pub metric: String,
+    pub labels: Labels,
+}
+
+/// How several series are folded into one number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    #[default]
+    Sum,
+    Avg,
+    Max,
+    Min,
+}
+
+impl Aggregation {
+    pub fn promql(self) -> &'static str {
+        match self {
+            Aggregation::Sum => "sum",
+            Aggregation::Avg => "avg",
+            Aggregation::Max => "max",
+            Aggregation::Min => "min",
+        }
+    }
+
+    pub fn fold(self, values: impl Iterator<Item = f64>) -> Option<f64> {
+        let v: Vec<f64> = values.collect();
+        if v.is_empty() {
+            return None;
+        }
+        Some(match self {
+            Aggregation::Sum => v.iter().sum(),
+            Aggregation::Avg => v.iter().sum::<f64>() / v.len() as f64,
+            Aggregation::Max => v.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            Aggregation::Min => v.iter().cloned().fold(f64::INFINITY, f64::min),
+        })
+    }
+}
+
+/// What a panel means. `window` is the look-back (PromQL range) in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measure {
+    /// The `q` quantile of a histogram (base name, without `_bucket`).
+    Quantile {
+        histogram: Selector,
+        q: f64,
+        window: f64,
+    },
+    /// Per-second rate of a counter, summed over the matching series.
+    Rate { counter: Selector, window: f64 },
+    /// Rate of one counter over the rate of another (error ratio, CTR, ...).
+    Ratio {
+        numerator: Selector,
+        denominator: Selector,
+        window: f64,
+    },
+    /// A gauge, folded over the matching series.
+    Gauge { gauge: Selector, agg: Aggregation },
+    /// Mean of a histogram's observations in the window (`_sum` rate over `_count` rate).
+    Mean { histogram: Selector, window: f64 },
+    /// Seconds since the unix timestamp held by a gauge (the newest of the matching series).
+    Age { timestamp: Selector },
+    /// Share of observations per bucket of a histogram in the window (bars on screen).
+    Distribution { histogram: Selector, window: f64 },
+    /// A raw PromQL expression returning one number (Prometheus sources only).
+    PromQl { query: String },
+}
+
+impl Measure {
+    pub fn is_distribution(&self) -> bool {
+        matches!(self, Measure::Distribution { .. })
+    }
+
+    /// The longest look-back the measure needs, in seconds.
+    pub fn window(&self) -> f64 {
+        match self {
+            Measure::Quantile { window, .. }
+            | Measure::Rate { window, .. }
+            | Measure::Ratio { window, .. }
+            | Measure::Mean { window, .. }
+            | Measure::Distribution { window, .. } => *window,
+            Measure::Gauge { .. } | Measure::Age { .. } | Measure::PromQl { .. } => 0.0,
+        }
+    }
+}
+
+/// Which side of a threshold is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Values above the threshold are bad (latency, errors).
+    #[default]
+    Above,
+    /// Values below the threshold are bad (CTR, freshness of a heartbeat counter).
+    Below,
+}
+
+/// How a value is displayed. Values are kept in base units (seconds, ratios, bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Seconds, shown as µs/ms/s/min/h as fits.
+    Seconds,
+    /// A ratio 0..1, shown as a percentage.
+    Percent,
+    /// Bytes, shown as KiB/MiB/GiB.
+    Bytes,
+    /// A plain number with no unit.
+    #[default]
+    None,
+    /// Anything else: the number is shown with this suffix (`req/s`, `cores`, `€/h`).
+    #[serde(untagged)]
+    Custom(String),
+}
+
+/// Warn / crit levels on a value, and how long the crit condition must hold.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Thresholds {
+    pub warn: Option<f64>,
+    pub crit: Option<f64>,
+    pub direction: Direction,
+    pub hold_secs: f64,
+}
+
+/// The colour-worthy level of one instantaneous value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Crit,
+}
+
+impl Thresholds {
+    fn breaches(&self, value: f64, limit: f64) -> bool {
+        match self.direction {
+            Direction::Above => value > limit,
+            Direction::Below => value < limit,
+        }
+    }
+
+    pub fn level(&self, value: f64) -> Level {
+        if value.is_nan() {
+            return Level::Ok;
+        }
+        if self.crit.is_some_and(|c| self.breaches(value, c)) {
+            Level::Crit
+        } else if self.warn.is_some_and(|w| self.breaches(value, w)) {
+            Level::Warn
+        } else {
+            Level::Ok
+        }
+    }
+
+    /// The alerting condition: the crit level is breached (or warn when no crit is set).
+    pub fn alerting(&self, value: f64) -> bool {
+        match (self.crit, self.warn) {
+            (Some(c), _) | (None, Some(c)) => !value.is_nan() && self.breaches(value, c),
+            (None, None) => false,
+        }
+    }
+}
+
+/// A fully resolved panel: meaning, presentation and thresholds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanelSpec {
+    pub title: String,
+    pub layer: Layer,
+    pub measure: Measure,
+    pub unit: Unit,
+    /// Multiplier applied to the value before display and thresholds (e.g. 3600 for per hour).
+    pub scale: f64,
+    pub thresholds: Thresholds,
+    /// Also read the value one week earlier (Prometheus sources with that much history).
+    pub week_over_week: bool,
+}
+
+/// What a source measured for one panel at one time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    Value(f64),
+    /// Per-bucket shares `(upper_bound, share)` that sum to 1.
+    Distribution(Vec<(f64, f64)>),
+    /// The query ran but there is nothing to show, and why ("no series match", "need two scrapes").
+    NoData(String),
+}
+
+/// A panel's reading plus what came with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanelReading {
+    pub reading: Reading,
+    /// The same measure a week earlier, when the source could read it.
+    pub week_ago: Option<f64>,
+    /// Back-filled history `(unix time, value)` from a range query, oldest first.
+    pub backfill: Vec<(f64, f64)>,
+}
+
+impl PanelReading {
+    pub fn value(reading: Reading) -> Self {
+        PanelReading {
+            reading,
+            week_ago: None,
+            backfill: Vec::new(),
+        }
+    }
+}
+
+/// The panel as the console tracks it over time.
+#[derive(Debug, Clone)]
+pub struct PanelTrack {
+    pub spec: PanelSpec,
+    pub reading: Option<Reading>,
+    pub week_ago: Option<f64>,
+    /// Recent values (scaled), oldest first, for the sparkline.
+    pub history: std::collections::VecDeque<f64>,
+    /// Unix time of the last successful reading.
+    pub updated_at: Option<f64>,
+    /// Why the last poll failed, when it did (cleared by the next success).
+    pub error: Option<String>,
+    pub alert: HeldThreshold,
+}
+
+pub const HISTORY_LEN: usize = 120;
+
+impl PanelTrack {
+    pub fn new(spec: PanelSpec) -> Self {
+        let hold = spec.thresholds.hold_secs;
+        PanelTrack {
+            spec,
+            reading: None,
+            week_ago: None,
+            history: Default::default(),
+            updated_at: None,
+            error: None,
+            alert: HeldThreshold::new(hold),
+        }
+    }
+
+    /// The current scaled value, if the last reading was a number.
+    pub fn value(&self) -> Option<f64> {
+        match self.reading {
+            Some(Reading::Value(v)) if !v.is_nan() => Some(v),
+            _ => None,
+        }
+    }
+
+    fn push_history(&mut self, v: f64) {
+        if self.history.len() == HISTORY_LEN {
+            self.history.pop_front();
+        }
+        self.history.push_back(v);
+    }
+
+    /// Apply a successful reading taken at `now`: history, `for:` evaluation, age.
+    pub fn apply(&mut self, r: PanelReading, now: f64) {
+        let scale = self.spec.scale;
+        // A range query's back-fill replays the alert rule over past evaluations, so the state
+        // on screen is the one the rule would have reached by now.
+        if self.updated_at.is_none() && !r.backfill.is_empty() {
+            for &(t, v) in &r.backfill {
+                let v = v * scale;
+                if !v.is_nan() {
+                    self.push_history(v);
+                }
+                let alerting = self.spec.thresholds.alerting(v);
+                self.alert.evaluate(alerting, t);
+            }
+        }
+        let reading = match r.reading {
+            Reading::Value(v) => Reading::Value(v * scale),
+            other => other,
+        };
+        let current = match &reading {
+            Reading::Value(v) => *v,
+            _ => f64::NAN,
+        };
+        if !current.is_nan() && r.backfill.last().map(|b| b.0) != Some(now) {
+            self.push_history(current);
+        }
+        self.alert
+            .evaluate(self.spec.thresholds.alerting(current), now);
+        self.week_ago = r.week_ago.map(|w| w * scale);
+        self.reading = Some(reading);
+        self.updated_at = Some(now);
+        self.error = None;
+    }
+
+    /// A failed poll: keep the last value (it goes stale) and say why.
+    pub fn fail(&mut self, reason: String) {
+        self.error = Some(reason);
+    }
+
+    pub fn alert_state(&self) -> AlertState {
+        self.alert.state()
+    }
+
+    pub fn level(&self) -> Level {
+        self.value()
+            .map(|v| self.spec.thresholds.level(v))
+            .unwrap_or(Level::Ok)
+    }
+
+    /// Seconds since the last successful reading.
+    pub fn age(&self, now: f64) -> Option<f64> {
+        self.updated_at.map(|t| (now - t).max(0.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(th: Thresholds) -> PanelSpec {
+        PanelSpec {
+            title: "p99".into(),
+            layer: Layer::System,
+            measure: Measure::PromQl { query: "x".into() },
+            unit: Unit::Seconds,
+            scale: 1.0,
+            thresholds: th,
+            week_over_week: false,
+        }
+    }
+
+    #[test]
+    fn levels_follow_direction() {
+        let above = Thresholds {
+            warn: Some(0.1),
+            crit: Some(0.2),
+            ..Default::default()
+        };
+        assert_eq!(above.level(0.05), Level::Ok);
+        assert_eq!(above.level(0.15), Level::Warn);
+        assert_eq!(above.level(0.25), Level::Crit);
+        let below = Thresholds {
+            warn: Some(0.03),
+            crit: Some(0.02),
+            direction: Direction::Below,
+            hold_secs: 0.0,
+        };
+        assert_eq!(below.level(0.035), Level::Ok);
+        assert_eq!(below.level(0.025), Level::Warn);
+        assert_eq!(below.level(0.01), Level::Crit);
+        assert!(!below.alerting(f64::NAN));
+    }
+
+    #[test]
+    fn backfill_replays_the_for_rule() {
+        let mut p = PanelTrack::new(spec(Thresholds {
+            crit: Some(1.0),
+            hold_secs: 120.0,
+            ..Default::default()
+        }));
+        let backfill: Vec<(f64, f64)> = (0..5).map(|i| (i as f64 * 60.0, 2.0)).collect();
+        p.apply(
+            PanelReading {
+                reading: Reading::Value(2.0),
+                week_ago: None,
+                backfill,
+            },
+            240.0,
+        );
+        assert_eq!(p.alert_state(), AlertState::Firing { active_at: 0.0 });
+        assert_eq!(p.history.len(), 5);
+    }
+
+    #[test]
+    fn a_failure_keeps_the_last_value_and_its_age() {
+        let mut p = PanelTrack::new(spec(Thresholds::default()));
+        p.apply(PanelReading::value(Reading::Value(0.5)), 100.0);
+        p.fail("connection refused".into());
+        assert_eq!(p.value(), Some(0.5));
+        assert_eq!(p.age(130.0), Some(30.0));
+        assert_eq!(p.error.as_deref(), Some("connection refused"));
+    }
+}

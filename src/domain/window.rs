@@ -1,0 +1,389 @@
+//! A sliding window of scrapes of one `/metrics` page, and the panel measures computed over it
+//! the way PromQL would compute them over the same samples.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use super::counter;
+use super::panel::{Measure, Reading, Selector};
+use super::quantile::{Bucket, bucket_shares, histogram_quantile};
+use crate::sources::exposition::{Sample, parse_le};
+
+type SeriesKey = BTreeMap<String, String>;
+
+/// The samples of one scrape, grouped by metric name.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub at: f64,
+    series: HashMap<String, Vec<(SeriesKey, f64)>>,
+}
+
+impl Snapshot {
+    pub fn new(at: f64, samples: Vec<Sample>) -> Snapshot {
+        let mut series: HashMap<String, Vec<(SeriesKey, f64)>> = HashMap::new();
+        for s in samples {
+            series.entry(s.name).or_default().push((s.labels, s.value));
+        }
+        Snapshot { at, series }
+    }
+
+    fn matching<'a>(
+        &'a self,
+        sel: &'a Selector,
+    ) -> impl Iterator<Item = &'a (SeriesKey, f64)> + 'a {
+        self.series
+            .get(&sel.metric)
+            .into_iter()
+            .flatten()
+            .filter(move |(labels, _)| {
+                sel.labels
+                    .iter()
+                    .all(|(k, v)| labels.get(k).is_some_and(|x| x == v))
+            })
+    }
+}
+
+/// Successive scrapes, oldest first, trimmed to what the longest window needs.
+#[derive(Debug, Default)]
+pub struct ScrapeWindow {
+    snapshots: VecDeque<Snapshot>,
+    /// How far back to keep snapshots, in seconds.
+    pub retain: f64,
+}
+
+fn with_suffix(sel: &Selector, suffix: &str) -> Selector {
+    Selector {
+        metric: format!("{}{suffix}", sel.metric),
+        labels: sel.labels.clone(),
+    }
+}
+
+fn no_series(sel: &Selector) -> Reading {
+    Reading::NoData(format!("no series match {}", describe(sel)))
+}
+
+/// `name{k="v",...}` for messages.
+pub fn describe(sel: &Selector) -> String {
+    if sel.labels.is_empty() {
+        return sel.metric.clone();
+    }
+    let l: Vec<String> = sel
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{v}\""))
+        .collect();
+    format!("{}{{{}}}", sel.metric, l.join(","))
+}
+
+impl ScrapeWindow {
+    pub fn new(retain: f64) -> Self {
+        ScrapeWindow {
+            snapshots: VecDeque::new(),
+            retain,
+        }
+    }
+
+    pub fn push(&mut self, snap: Snapshot) {
+        let newest = snap.at;
+        self.snapshots.push_back(snap);
+        while self.snapshots.len() > 2
+            && self
+                .snapshots
+                .front()
+                .is_some_and(|s| newest - s.at > self.retain)
+        {
+            self.snapshots.pop_front();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.snapshots.is_empty()
+    }
+
+    /// The snapshots inside the look-back window ending at the newest scrape; at least the
+    /// last two when the window is shorter than the scrape interval.
+    fn in_window(&self, window: f64) -> Vec<&Snapshot> {
+        let Some(newest) = self.snapshots.back() else {
+            return Vec::new();
+        };
+        let v: Vec<&Snapshot> = self
+            .snapshots
+            .iter()
+            .filter(|s| newest.at - s.at <= window + 1e-9)
+            .collect();
+        if v.len() >= 2 {
+            v
+        } else {
+            self.snapshots.iter().rev().take(2).rev().collect()
+        }
+    }
+
+    /// Increase of every series matching `sel` over the window, keyed by labels, and the time
+    /// span it covers. `None` until there are two scrapes.
+    fn increases(&self, sel: &Selector, window: f64) -> Option<(HashMap<SeriesKey, f64>, f64)> {
+        let snaps = self.in_window(window);
+        if snaps.len() < 2 {
+            return None;
+        }
+        let span = snaps.last()?.at - snaps.first()?.at;
+        let mut points: HashMap<&SeriesKey, Vec<(f64, f64)>> = HashMap::new();
+        for s in &snaps {
+            for (k, v) in s.matching(sel) {
+                points.entry(k).or_default().push((s.at, *v));
+            }
+        }
+        let inc = points
+            .into_iter()
+            .filter_map(|(k, p)| counter::increase(&p).map(|i| (k.clone(), i)))
+            .collect();
+        Some((inc, span))
+    }
+
+    fn rate(&self, sel: &Selector, window: f64) -> Result<f64, Reading> {
+        let (inc, span) = self.increases(sel, window).ok_or_else(wait)?;
+        if inc.is_empty() {
+            return Err(no_series(sel));
+        }
+        if span <= 0.0 {
+            return Err(wait());
+        }
+        Ok(inc.values().sum::<f64>() / span)
+    }
+
+    /// Bucket increases summed by `le` over every matching series (`sum by (le) (increase(..))`).
+    fn bucket_increases(&self, hist: &Selector, window: f64) -> Result<Vec<Bucket>, Reading> {
+        let sel = with_suffix(hist, "_bucket");
+        let (inc, _) = self.increases(&sel, window).ok_or_else(wait)?;
+        if inc.is_empty() {
+            return Err(no_series(&sel));
+        }
+        let mut by_le: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+        for (labels, v) in inc {
+            let Some(le) = labels.get("le").and_then(|s| parse_le(s)) else {
+                continue;
+            };
+            let e = by_le.entry(le.to_bits()).or_insert((le, 0.0));
+            e.1 += v;
+        }
+        Ok(by_le
+            .into_values()
+            .map(|(upper_bound, count)| Bucket { upper_bound, count })
+            .collect())
+    }
+
+    /// Evaluate a measure at the newest scrape.
+    pub fn evaluate(&self, m: &Measure, now: f64) -> Reading {
+        let r = match m {
+            Measure::Rate { counter, window } => self.rate(counter, *window).map(Reading::Value),
+            Measure::Ratio {
+                numerator,
+                denominator,
+                window,
+            } => self.rate(denominator, *window).and_then(|d| {
+                let n = self.rate(numerator, *window)?;
+                if d == 0.0 {
+                    Err(Reading::NoData("denominator rate is 0".into()))
+                } else {
+                    Ok(Reading::Value(n / d))
+                }
+            }),
+            Measure::Mean { histogram, window } => {
+                let sum = with_suffix(histogram, "_sum");
+                let count = with_suffix(histogram, "_count");
+                self.rate(&count, *window).and_then(|c| {
+                    let s = self.rate(&sum, *window)?;
+                    if c == 0.0 {
+                        Err(Reading::NoData("no observations in the window".into()))
+                    } else {
+                        Ok(Reading::Value(s / c))
+                    }
+                })
+            }
+            Measure::Quantile {
+                histogram,
+                q,
+                window,
+            } => self.bucket_increases(histogram, *window).and_then(|b| {
+                let v = histogram_quantile(*q, &b);
+                if v.is_nan() {
+                    Err(Reading::NoData("no observations in the window".into()))
+                } else {
+                    Ok(Reading::Value(v))
+                }
+            }),
+            Measure::Distribution { histogram, window } => {
+                self.bucket_increases(histogram, *window).and_then(|b| {
+                    let shares = bucket_shares(&b);
+                    if shares.is_empty() {
+                        Err(Reading::NoData("no observations in the window".into()))
+                    } else {
+                        Ok(Reading::Distribution(shares))
+                    }
+                })
+            }
+            Measure::Gauge { gauge, agg } => match self.snapshots.back() {
+                None => Err(wait()),
+                Some(s) => agg
+                    .fold(s.matching(gauge).map(|(_, v)| *v))
+                    .map(Reading::Value)
+                    .ok_or_else(|| no_series(gauge)),
+            },
+            Measure::Age { timestamp } => match self.snapshots.back() {
+                None => Err(wait()),
+                Some(s) => s
+                    .matching(timestamp)
+                    .map(|(_, v)| *v)
+                    .reduce(f64::max)
+                    .map(|t| Reading::Value((now - t).max(0.0)))
+                    .ok_or_else(|| no_series(timestamp)),
+            },
+            Measure::PromQl { .. } => Err(Reading::NoData(
+                "raw PromQL needs a Prometheus source".into(),
+            )),
+        };
+        r.unwrap_or_else(|e| e)
+    }
+}
+
+fn wait() -> Reading {
+    Reading::NoData("waiting for a second scrape".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::panel::Labels;
+
+    fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
+        Sample {
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            value,
+        }
+    }
+
+    fn sel(m: &str, labels: &[(&str, &str)]) -> Selector {
+        Selector {
+            metric: m.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Labels>(),
+        }
+    }
+
+    #[test]
+    fn rate_sums_matching_series_and_survives_a_reset() {
+        let mut w = ScrapeWindow::new(600.0);
+        w.push(Snapshot::new(
+            0.0,
+            vec![
+                sample("req_total", &[("svc", "a"), ("v", "1")], 100.0),
+                sample("req_total", &[("svc", "a"), ("v", "2")], 10.0),
+                sample("req_total", &[("svc", "b")], 5000.0),
+            ],
+        ));
+        w.push(Snapshot::new(
+            10.0,
+            vec![
+                sample("req_total", &[("svc", "a"), ("v", "1")], 150.0),
+                sample("req_total", &[("svc", "a"), ("v", "2")], 4.0), // restarted
+                sample("req_total", &[("svc", "b")], 9000.0),
+            ],
+        ));
+        let m = Measure::Rate {
+            counter: sel("req_total", &[("svc", "a")]),
+            window: 60.0,
+        };
+        assert_eq!(w.evaluate(&m, 10.0), Reading::Value((50.0 + 4.0) / 10.0));
+    }
+
+    #[test]
+    fn one_scrape_is_not_enough_for_a_rate() {
+        let mut w = ScrapeWindow::new(600.0);
+        w.push(Snapshot::new(0.0, vec![sample("c_total", &[], 1.0)]));
+        let m = Measure::Rate {
+            counter: sel("c_total", &[]),
+            window: 60.0,
+        };
+        assert!(matches!(w.evaluate(&m, 0.0), Reading::NoData(r) if r.contains("second scrape")));
+    }
+
+    #[test]
+    fn quantile_uses_bucket_increases_in_the_window() {
+        let mut w = ScrapeWindow::new(600.0);
+        let page = |t: f64, n: [f64; 3]| {
+            Snapshot::new(
+                t,
+                vec![
+                    sample("lat_bucket", &[("le", "0.1")], n[0]),
+                    sample("lat_bucket", &[("le", "0.2")], n[1]),
+                    sample("lat_bucket", &[("le", "+Inf")], n[2]),
+                ],
+            )
+        };
+        w.push(page(0.0, [1000.0, 1000.0, 1000.0])); // old observations, outside the window
+        w.push(page(100.0, [1000.0, 1000.0, 1000.0]));
+        w.push(page(130.0, [1050.0, 1100.0, 1100.0]));
+        let m = Measure::Quantile {
+            histogram: sel("lat", &[]),
+            q: 0.5,
+            window: 60.0,
+        };
+        // increases: 50 / 100 / 100 -> median at the end of the first bucket
+        assert_eq!(w.evaluate(&m, 130.0), Reading::Value(0.1));
+        let d = Measure::Distribution {
+            histogram: sel("lat", &[]),
+            window: 60.0,
+        };
+        assert_eq!(
+            w.evaluate(&d, 130.0),
+            Reading::Distribution(vec![(0.1, 0.5), (0.2, 0.5), (f64::INFINITY, 0.0)])
+        );
+    }
+
+    #[test]
+    fn quantile_without_observations_is_no_data() {
+        let mut w = ScrapeWindow::new(600.0);
+        for t in [0.0, 10.0] {
+            w.push(Snapshot::new(
+                t,
+                vec![
+                    sample("lat_bucket", &[("le", "0.1")], 5.0),
+                    sample("lat_bucket", &[("le", "+Inf")], 5.0),
+                ],
+            ));
+        }
+        let m = Measure::Quantile {
+            histogram: sel("lat", &[]),
+            q: 0.99,
+            window: 60.0,
+        };
+        assert!(matches!(w.evaluate(&m, 10.0), Reading::NoData(_)));
+    }
+
+    #[test]
+    fn age_of_a_timestamp_gauge() {
+        let mut w = ScrapeWindow::new(60.0);
+        w.push(Snapshot::new(0.0, vec![sample("ingest_ts", &[], 1000.0)]));
+        let m = Measure::Age {
+            timestamp: sel("ingest_ts", &[]),
+        };
+        assert_eq!(w.evaluate(&m, 1042.0), Reading::Value(42.0));
+    }
+
+    #[test]
+    fn old_snapshots_are_dropped_beyond_retention() {
+        let mut w = ScrapeWindow::new(20.0);
+        for t in 0..10 {
+            w.push(Snapshot::new(t as f64 * 5.0, vec![]));
+        }
+        assert_eq!(w.len(), 5);
+    }
+}

@@ -1,0 +1,226 @@
+//! The one table that turns keys into actions. Help and the key-hint bar are generated from it,
+//! so they can never drift from what the keys do.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::domain::panel::Layer;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    ToggleHelp,
+    CloseOverlay,
+    NextView,
+    PrevView,
+    Overview,
+    OpenLayer(Layer),
+    OpenAlerts,
+    NextService,
+    PrevService,
+}
+
+/// Which keys apply: the help overlay swallows everything but its own keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Help,
+}
+
+pub struct Binding {
+    pub mode: Mode,
+    pub keys: &'static [(KeyCode, KeyModifiers)],
+    /// How the keys are written in help and hints.
+    pub label: &'static str,
+    pub action: Action,
+    pub description: &'static str,
+    /// Shown in the one-line hint bar at the bottom.
+    pub hint: Option<&'static str>,
+}
+
+const N: KeyModifiers = KeyModifiers::NONE;
+const S: KeyModifiers = KeyModifiers::SHIFT;
+const C: KeyModifiers = KeyModifiers::CONTROL;
+
+pub const KEYMAP: &[Binding] = &[
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('1'), N)],
+        label: "1",
+        action: Action::OpenLayer(Layer::System),
+        description: "System layer in detail: latency, throughput, errors, CPU, memory",
+        hint: Some("1-4 layer"),
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('2'), N)],
+        label: "2",
+        action: Action::OpenLayer(Layer::Model),
+        description: "Model layer in detail: prediction scores, confidence",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('3'), N)],
+        label: "3",
+        action: Action::OpenLayer(Layer::Data),
+        description: "Data layer in detail: freshness, missing values",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('4'), N)],
+        label: "4",
+        action: Action::OpenLayer(Layer::Business),
+        description: "Business layer in detail: CTR, conversion, revenue",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('0'), N), (KeyCode::Esc, N)],
+        label: "0 Esc",
+        action: Action::Overview,
+        description: "Back to the four-layer overview",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Tab, N)],
+        label: "Tab",
+        action: Action::NextView,
+        description: "Next view (overview → layers → alerts)",
+        hint: Some("Tab view"),
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::BackTab, S), (KeyCode::BackTab, N)],
+        label: "S-Tab",
+        action: Action::PrevView,
+        description: "Previous view",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('a'), N)],
+        label: "a",
+        action: Action::OpenAlerts,
+        description: "Alerts: firing and pending panels, Prometheus alerts, source errors",
+        hint: Some("a alerts"),
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('s'), N), (KeyCode::Right, N)],
+        label: "s →",
+        action: Action::NextService,
+        description: "Next service",
+        hint: Some("s service"),
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[
+            (KeyCode::Char('S'), S),
+            (KeyCode::Char('S'), N),
+            (KeyCode::Left, N),
+        ],
+        label: "S ←",
+        action: Action::PrevService,
+        description: "Previous service",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('?'), N), (KeyCode::Char('?'), S)],
+        label: "?",
+        action: Action::ToggleHelp,
+        description: "Show or hide this help",
+        hint: Some("? help"),
+    },
+    Binding {
+        mode: Mode::Help,
+        keys: &[
+            (KeyCode::Char('?'), N),
+            (KeyCode::Char('?'), S),
+            (KeyCode::Esc, N),
+            (KeyCode::Enter, N),
+        ],
+        label: "? Esc",
+        action: Action::CloseOverlay,
+        description: "Close the help",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('q'), N)],
+        label: "q",
+        action: Action::Quit,
+        description: "Quit",
+        hint: Some("q quit"),
+    },
+    Binding {
+        mode: Mode::Help,
+        keys: &[(KeyCode::Char('q'), N)],
+        label: "q",
+        action: Action::Quit,
+        description: "Quit",
+        hint: None,
+    },
+];
+
+/// The action a key press stands for in `mode`, if any. Ctrl-C quits everywhere; key
+/// releases and repeats of the terminal's kitty protocol are ignored.
+pub fn action_for(key: &KeyEvent, mode: Mode) -> Option<Action> {
+    if key.kind != KeyEventKind::Press {
+        return None;
+    }
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(C) {
+        return Some(Action::Quit);
+    }
+    KEYMAP
+        .iter()
+        .filter(|b| b.mode == mode)
+        .find(|b| {
+            b.keys
+                .iter()
+                .any(|&(code, m)| code == key.code && m == key.modifiers)
+        })
+        .map(|b| b.action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn every_key_maps_to_one_action_per_mode() {
+        for mode in [Mode::Normal, Mode::Help] {
+            let mut seen = std::collections::HashSet::new();
+            for b in KEYMAP.iter().filter(|b| b.mode == mode) {
+                for k in b.keys {
+                    assert!(seen.insert(*k), "{k:?} bound twice in {mode:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ctrl_c_quits_in_every_mode_and_releases_are_ignored() {
+        let c = press(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(action_for(&c, Mode::Normal), Some(Action::Quit));
+        assert_eq!(action_for(&c, Mode::Help), Some(Action::Quit));
+        let mut release = press(KeyCode::Char('q'), N);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(action_for(&release, Mode::Normal), None);
+    }
+
+    #[test]
+    fn help_mode_swallows_navigation() {
+        assert_eq!(action_for(&press(KeyCode::Char('1'), N), Mode::Help), None);
+        assert_eq!(
+            action_for(&press(KeyCode::Esc, N), Mode::Help),
+            Some(Action::CloseOverlay)
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! The `mltop` command: parses the command line, loads the config, and runs the console or one
+//! of the headless commands. The terminal is restored on every exit path (see `tui`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::{Result, WrapErr};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use mltop::app::App;
+use mltop::config::{self, Config};
+use mltop::demo::{self, DemoOptions};
+use mltop::ui::Theme;
+use mltop::{sources, status, tui};
+
+/// A terminal operations console for machine-learning systems in production.
+#[derive(Parser, Debug)]
+#[command(name = "mltop", version, about, long_about = None)]
+struct Cli {
+    /// Config file (default: $MLTOP_CONFIG, then ~/.config/mltop/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Run against a built-in simulated production on 127.0.0.1 (no setup needed).
+    #[arg(long)]
+    demo: bool,
+    /// Colour theme: dark, light, high-contrast, monochrome, or a file in the themes dir.
+    #[arg(long, global = true, value_name = "NAME")]
+    theme: Option<String>,
+    /// Refuse every command that changes production.
+    #[arg(long, global = true)]
+    readonly: bool,
+    /// Demo: seed of the simulation's randomness.
+    #[arg(long, global = true, default_value_t = 42)]
+    seed: u64,
+    /// Demo: how many demo seconds pass per real second.
+    #[arg(long, global = true, default_value_t = 1.0)]
+    speed: f64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write the commented example config to the config path.
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate the config and ping every endpoint (one line each).
+    Check,
+    /// Print one snapshot of every panel; exit 0 nothing fires, 1 something fires, 2 error.
+    Status {
+        /// JSON output (the only format for now).
+        #[arg(long)]
+        json: bool,
+        /// How long to wait for every panel to have a reading.
+        #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+        wait: Duration,
+    },
+    /// Run the simulated production headless (for other consoles or a real Prometheus).
+    Demo {
+        /// Write a config pointing at the running demo to FILE.
+        #[arg(long, value_name = "FILE")]
+        write_config: Option<PathBuf>,
+        /// Port of the model server on 127.0.0.1 (default: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+/// Exit code for configuration and usage errors.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let _ = color_eyre::install();
+    tui::install_panic_hook();
+    sources::http::install_crypto();
+    let cli = Cli::parse();
+    let _log_guard = init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mltop: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            tui::restore();
+            eprintln!("mltop: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to a file (never the screen): $MLTOP_LOG_DIR, else the XDG state/data dir.
+fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = std::env::var_os("MLTOP_LOG_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            directories::ProjectDirs::from("", "", "mltop").map(|d| {
+                d.state_dir()
+                    .unwrap_or_else(|| d.data_local_dir())
+                    .to_path_buf()
+            })
+        })?;
+    std::fs::create_dir_all(&dir).ok()?;
+    let appender = tracing_appender::rolling::never(&dir, "mltop.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MLTOP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
+    let Some(path) = config::locate(cli.config.as_deref()) else {
+        eprintln!(
+            "mltop: no config file: there is no home directory to look in\n  hint: pass --config FILE, or try `mltop --demo`"
+        );
+        return Err(ExitCode::from(EXIT_CONFIG));
+    };
+    if !path.exists() && cli.config.is_none() && std::env::var_os("MLTOP_CONFIG").is_none() {
+        eprintln!(
+            "mltop: no config at {}\n  hint: `mltop --demo` shows a simulated production with no setup; `mltop init` writes a commented example config there",
+            path.display()
+        );
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    Config::load(&path).map_err(|e| {
+        eprintln!("mltop: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn theme_for(cli: &Cli, cfg: &Config) -> Result<Theme, ExitCode> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let name = cli.theme.as_deref().or(cfg.theme.as_deref());
+    Theme::resolve(name, config::themes_dir().as_deref(), no_color).map_err(|e| {
+        eprintln!("mltop: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Some(Command::Init { force }) => return init(&cli, *force),
+        Some(Command::Demo { write_config, port }) => {
+            return run_demo(&cli, write_config.clone(), *port).await;
+        }
+        _ => {}
+    }
+    let cancel = CancellationToken::new();
+    let (mut cfg, demo_handle) = if cli.demo {
+        let handle = demo::start(
+            DemoOptions {
+                seed: cli.seed,
+                speed: cli.speed,
+            },
+            cancel.clone(),
+        )
+        .await?;
+        let text = demo::config_toml(&handle.metrics_url);
+        let cfg =
+            Config::parse(&text, "<demo config>").map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+        (cfg, Some(handle))
+    } else {
+        match load_config(&cli) {
+            Ok(c) => (c, None),
+            Err(code) => return Ok(code),
+        }
+    };
+    cfg.readonly |= cli.readonly;
+    match &cli.command {
+        Some(Command::Check) => {
+            let ok = status::check(&cfg, &mut std::io::stdout()).await?;
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        Some(Command::Status { json: _, wait }) => {
+            let report = match status::snapshot(&cfg, *wait).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("mltop: {e}");
+                    return Ok(ExitCode::from(EXIT_CONFIG));
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(ExitCode::from(report.exit_code() as u8));
+        }
+        _ => {}
+    }
+    let theme = match theme_for(&cli, &cfg) {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
+    let (tx, rx) = mpsc::channel(256);
+    let tasks = TaskTracker::new();
+    if let Err(e) = sources::spawn_all(&cfg, tx, &cancel, &tasks) {
+        eprintln!("mltop: {e}");
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
+    let mut app = App::new(&cfg);
+    app.demo = demo_handle.is_some();
+    let exit = tui::run(app, theme, rx, cancel.clone()).await?;
+    cancel.cancel();
+    tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;
+    Ok(match exit {
+        tui::Exit::Quit => ExitCode::SUCCESS,
+        tui::Exit::Signal(n) => ExitCode::from(128 + n as u8),
+    })
+}
+
+fn init(cli: &Cli, force: bool) -> Result<ExitCode> {
+    let Some(path) = config::locate(cli.config.as_deref()) else {
+        eprintln!("mltop: no home directory; pass --config FILE");
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    };
+    if path.exists() && !force {
+        eprintln!(
+            "mltop: {} already exists; not overwriting it\n  hint: pass --force to replace it",
+            path.display()
+        );
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, config::EXAMPLE)
+        .wrap_err_with(|| format!("writing {}", path.display()))?;
+    println!("wrote {}\nedit it, then run `mltop check`", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result<ExitCode> {
+    let cancel = CancellationToken::new();
+    let handle = demo::start_on(
+        DemoOptions {
+            seed: cli.seed,
+            speed: cli.speed,
+        },
+        port,
+        cancel.clone(),
+    )
+    .await?;
+    println!("demo model server: {}", handle.metrics_url);
+    if let Some(path) = write_config {
+        std::fs::write(&path, demo::config_toml(&handle.metrics_url))
+            .wrap_err_with(|| format!("writing the demo config to {}", path.display()))?;
+        println!(
+            "config written to {} (run: mltop --config {})",
+            path.display(),
+            path.display()
+        );
+    }
+    println!("seed {} · speed {}x · Ctrl-C stops it", cli.seed, cli.speed);
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let code = tokio::select! {
+        _ = tokio::signal::ctrl_c() => 0,
+        _ = term.recv() => 0,
+        _ = hup.recv() => 0,
+    };
+    cancel.cancel();
+    Ok(ExitCode::from(code))
+}

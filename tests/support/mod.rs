@@ -1,0 +1,7 @@
+//! Shared helpers for integration tests. Include with `mod support;`.
+
+#[allow(dead_code, unused_imports)]
+pub mod prometheus;
+
+#[allow(unused_imports)]
+pub use prometheus::*;
