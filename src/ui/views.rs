@@ -69,6 +69,11 @@ fn state_cell(p: &PanelTrack, theme: &Theme) -> (String, Style) {
         (Some(_), None) => ("! error".into(), theme.crit),
         (None, Some(Reading::NoData(_))) => ("· n/a".into(), theme.dim),
         (None, None) => ("· wait".into(), theme.dim),
+        _ if p.alert_state() == crate::domain::alert::AlertState::Ok
+            && p.level() == Level::Warn =>
+        {
+            ("▲ warn".into(), theme.warn)
+        }
         _ => state_label(p.alert_state(), theme),
     }
 }
@@ -119,7 +124,7 @@ fn panel_row(p: &PanelTrack, cols: &Cols, theme: &Theme, now: f64) -> Line<'stat
     Line::from(spans)
 }
 
-fn layer_panels<'a>(app: &'a App, layer: Layer) -> Vec<&'a PanelTrack> {
+fn layer_panels(app: &App, layer: Layer) -> Vec<&PanelTrack> {
     app.current_service()
         .map(|s| s.panels.iter().filter(|p| p.spec.layer == layer).collect())
         .unwrap_or_default()
@@ -156,8 +161,16 @@ pub fn overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
         .current_service()
         .is_some_and(|s| s.panels.iter().any(|p| p.spec.week_over_week));
     if area.width >= 120 && area.height >= 16 {
-        let rows = Layout::vertical([Constraint::Ratio(1, 2); 2]).split(area);
-        for (r, pair) in rows.iter().zip([
+        let count = |l: Layer| layer_panels(app, l).len() as u16 + 2;
+        let top = count(Layer::System).max(count(Layer::Model));
+        let bottom = count(Layer::Data).max(count(Layer::Business));
+        let [r1, r2, rest] = Layout::vertical([
+            Constraint::Length(top),
+            Constraint::Length(bottom),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        for (r, pair) in [r1, r2].iter().zip([
             [Layer::System, Layer::Model],
             [Layer::Data, Layer::Business],
         ]) {
@@ -180,6 +193,17 @@ pub fn overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
                     .collect();
                 frame.render_widget(Paragraph::new(lines), inner);
             }
+        }
+        // A large screen has room for what needs attention without switching views.
+        if rest.height > 2 {
+            let block = Block::default()
+                .borders(Borders::TOP)
+                .border_style(theme.border)
+                .title(Span::styled(" attention ", theme.title));
+            let inner = block.inner(rest);
+            frame.render_widget(block, rest);
+            let lines = attention_lines(app, theme, now, inner.width as usize);
+            frame.render_widget(Paragraph::new(lines), inner);
         }
         return;
     }
@@ -430,8 +454,13 @@ pub fn layer_detail(
 
 /// Everything that needs attention: alerting panels, Prometheus alerts, sources in trouble.
 pub fn alerts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) {
+    let lines = attention_lines(app, theme, now, area.width as usize);
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn attention_lines(app: &App, theme: &Theme, now: f64, w: usize) -> Vec<Line<'static>> {
+    use crate::domain::alert::AlertState;
     let mut lines: Vec<Line> = Vec::new();
-    let w = area.width as usize;
     lines.push(Line::styled(
         "Panels pending or firing (all services)",
         theme.title,
@@ -443,22 +472,21 @@ pub fn alerts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64)
     for (svc, p) in panels {
         let (label, style) = state_label(p.alert_state(), theme);
         let since = match p.alert_state() {
-            crate::domain::alert::AlertState::Pending { active_at }
-            | crate::domain::alert::AlertState::Firing { active_at } => {
+            AlertState::Pending { active_at } | AlertState::Firing { active_at } => {
                 format::age(now - active_at)
             }
-            _ => String::new(),
+            AlertState::Ok => String::new(),
         };
         let (value, vstyle) = value_cell(p, theme);
         lines.push(Line::from(vec![
             Span::styled(format!("  {} ", fit(&label, 10)), style),
             Span::styled(
-                fit(&format!("{}/{}", svc.name, p.spec.title), 28),
+                fit(&format!("{}/{}", svc.name, p.spec.title), 24),
                 theme.text,
             ),
-            Span::styled(fit_right(&value, 11), vstyle),
-            Span::styled(format!("  for {since:>4}  "), theme.dim),
-            Span::styled(fit(&thresholds_text(p), w.saturating_sub(60)), theme.dim),
+            Span::styled(fit_right(&value, 10), vstyle),
+            Span::styled(format!(" since {since:>3}  "), theme.dim),
+            Span::styled(fit(&thresholds_text(p), w.saturating_sub(58)), theme.dim),
         ]));
     }
     lines.push(Line::raw(""));
@@ -484,12 +512,12 @@ pub fn alerts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64)
         };
         lines.push(Line::from(vec![
             Span::styled(format!("  {} ", fit(&a.state, 9)), style),
-            Span::styled(fit(&a.name, 26), theme.text),
-            Span::styled(fit(&format!(" {} ", a.severity), 9), theme.dim),
+            Span::styled(fit(&a.name, 24), theme.text),
+            Span::styled(fit(&format!(" {}", a.severity), 7), theme.dim),
             Span::styled(
                 fit(
-                    &format!("{} · since {} · {}", a.summary, a.active_at, src.name),
-                    w.saturating_sub(50),
+                    &format!(" {} · since {} · {}", a.summary, a.active_at, src.name),
+                    w.saturating_sub(45),
                 ),
                 theme.dim,
             ),
@@ -505,24 +533,27 @@ pub fn alerts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64)
         };
         let age = s
             .last_ok
-            .map(|t| format!("last ok {} ago", format::age(now - t)))
-            .unwrap_or_else(|| "never read".into());
+            .map(|t| format!("ok {} ago", format::age(now - t)))
+            .unwrap_or_else(|| "never ok".into());
         let detail = s
             .error
             .clone()
             .or_else(|| s.alerts_error.clone().map(|e| format!("alerts: {e}")))
             .unwrap_or_default();
+        let url_w = (w / 3).max(12);
         lines.push(Line::from(vec![
-            Span::styled(format!("  {} ", fit(state, 5)), style),
-            Span::styled(fit(&s.name, 16), theme.text),
-            Span::styled(
-                fit(&format!(" {:?} ", s.kind).to_lowercase(), 12),
-                theme.dim,
-            ),
-            Span::styled(fit(&s.url, 34), theme.dim),
-            Span::styled(format!(" {age} "), theme.dim),
-            Span::styled(detail, theme.warn),
+            Span::styled(format!("  {} ", fit(state, 4)), style),
+            Span::styled(fit(&s.name, 12), theme.text),
+            Span::styled(fit(&format!(" {:?}", s.kind).to_lowercase(), 12), theme.dim),
+            Span::styled(fit(&s.url, url_w), theme.dim),
+            Span::styled(format!(" {}", age), theme.dim),
         ]));
+        if !detail.is_empty() {
+            lines.push(Line::styled(
+                fit(&format!("       └ {detail}"), w),
+                theme.warn,
+            ));
+        }
     }
-    frame.render_widget(Paragraph::new(lines), area);
+    lines
 }

@@ -1,0 +1,89 @@
+//! Whole-screen snapshots of the console from fixed data (tests/support/fixture.rs), at the
+//! SSH size (80x24) and a large terminal (200x50). Review changes with `cargo insta review`.
+
+#[path = "support/fixture.rs"]
+mod fixture;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use mltop::app::Msg;
+use mltop::ui::{Theme, render};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn screen(app: &mltop::app::App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(f, app, &Theme::dark(), fixture::NOW))
+        .unwrap();
+    t.backend().to_string()
+}
+
+fn press(app: &mut mltop::app::App, c: char) {
+    app.update(
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        fixture::NOW,
+    );
+}
+
+#[test]
+fn overview_at_80x24() {
+    insta::assert_snapshot!(screen(&fixture::app(), 80, 24));
+}
+
+#[test]
+fn overview_at_200x50() {
+    insta::assert_snapshot!(screen(&fixture::app(), 200, 50));
+}
+
+#[test]
+fn system_layer_detail_at_80x24() {
+    let mut app = fixture::app();
+    press(&mut app, '1');
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn model_layer_detail_at_200x50() {
+    let mut app = fixture::app();
+    press(&mut app, '2');
+    insta::assert_snapshot!(screen(&app, 200, 50));
+}
+
+#[test]
+fn alerts_view_at_80x24() {
+    let mut app = fixture::app();
+    press(&mut app, 'a');
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn help_overlay_is_generated_from_the_keymap() {
+    let mut app = fixture::app();
+    press(&mut app, '?');
+    let s = screen(&app, 80, 24);
+    for b in mltop::keymap::KEYMAP
+        .iter()
+        .filter(|b| b.mode == mltop::keymap::Mode::Normal)
+    {
+        assert!(s.contains(b.description), "help lacks {:?}", b.description);
+    }
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn second_service_and_read_only_badge() {
+    let mut app = fixture::app();
+    app.readonly = true;
+    press(&mut app, 's');
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("fraud · demo (2/2)"));
+    assert!(s.contains("READ-ONLY"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn states_are_written_in_words_not_only_colour() {
+    let s = screen(&fixture::app(), 80, 24);
+    for word in ["✗ FIRING", "? stale", "· n/a", "✓ ok"] {
+        assert!(s.contains(word), "missing {word:?} in\n{s}");
+    }
+}

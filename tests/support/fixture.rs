@@ -1,0 +1,109 @@
+//! Fixed data for snapshot tests and benchmarks: the demo config with readings that exercise
+//! every state a panel can be in (ok, warn, pending, firing, stale, error, no data), at a fixed
+//! time, so the screen is the same on every run.
+
+use mltop::app::App;
+use mltop::config::Config;
+use mltop::domain::panel::{PanelReading, Reading};
+use mltop::sources::prometheus::PromAlert;
+
+/// 2025-11-24 16:00:00 UTC.
+pub const NOW: f64 = 1_764_000_000.0;
+
+pub fn config() -> Config {
+    let mut text = mltop::demo::config_toml("http://127.0.0.1:9/metrics");
+    // A Prometheus source too, so alerts and a down source show.
+    text.push_str("\n[metrics.prom]\nkind = \"prometheus\"\nurl = \"http://127.0.0.1:9090\"\n");
+    Config::parse(&text, "fixture").expect("fixture config parses")
+}
+
+/// A deterministic wobble so sparklines have shape.
+fn wave(i: usize, base: f64, amp: f64) -> f64 {
+    base + amp * ((i as f64 * 0.7).sin() + 0.5 * (i as f64 * 1.9).cos())
+}
+
+pub fn app() -> App {
+    let cfg = config();
+    let mut app = App::new(&cfg);
+    app.demo = true;
+    for (si, svc) in app.services.iter_mut().enumerate() {
+        // fraud is the calm service: lower latency everywhere
+        let calm = if si == 1 { 0.3 } else { 1.0 };
+        for p in &mut svc.panels {
+            let title = p.spec.title.clone();
+            let (base, amp) = match title.as_str() {
+                "p50 latency" => (0.046, 0.002),
+                "p95 latency" => (0.160, 0.004), // warn
+                "p99 latency" => (0.620, 0.010), // crit, firing after its hold
+                "Requests" => (201.0, 6.0),
+                "Errors" => (0.001, 0.0002),
+                "CPU" => (1.2, 0.05),
+                "Memory" => (2.4e9, 3e7),
+                "Mean confidence" => (0.58, 0.01),
+                "Freshness" => (31.0, 20.0),
+                "Missing values" => (0.0068, 0.0003),
+                "CTR" => (0.0319, 0.0004),
+                "Conversion" => (0.011, 0.0003),
+                "Revenue" => (0.5 / 3600.0 * 200.0 * 45.0, 0.1),
+                "Flag rate" => (0.008, 0.0005),
+                "Blocked amount" => (0.9, 0.05),
+                _ => (1.0, 0.1),
+            };
+            for i in 0..40 {
+                let t = NOW - (40 - i) as f64 * 5.0;
+                let reading = if title == "Scores" {
+                    Reading::Distribution(
+                        [
+                            0.02, 0.03, 0.05, 0.08, 0.12, 0.18, 0.22, 0.16, 0.10, 0.04, 0.0,
+                        ]
+                        .iter()
+                        .enumerate()
+                        .map(|(b, s)| {
+                            (
+                                if b == 10 {
+                                    f64::INFINITY
+                                } else {
+                                    (b + 1) as f64 / 10.0
+                                },
+                                *s,
+                            )
+                        })
+                        .collect(),
+                    )
+                } else if title.contains("latency") {
+                    Reading::Value(wave(i, base * calm, amp * calm))
+                } else {
+                    Reading::Value(wave(i, base, amp) / p.spec.scale)
+                };
+                p.apply(PanelReading::value(reading), t);
+            }
+        }
+    }
+    let recsys = &mut app.services[0];
+    for p in &mut recsys.panels {
+        match p.spec.title.as_str() {
+            // the source answered, but the query matched nothing
+            "Conversion" => p.apply(
+                PanelReading::value(Reading::NoData(
+                    "no series match recs_conversions_total".into(),
+                )),
+                NOW - 3.0,
+            ),
+            // a failed poll after good ones: the value goes stale, with its reason
+            "Missing values" => p.fail("HTTP 503: upstream timed out".into()),
+            _ => {}
+        }
+    }
+    app.sources[1].error =
+        Some("127.0.0.1:9090: cannot connect: Connection refused (os error 111)".into());
+    app.sources[0].last_ok = Some(NOW - 2.0);
+    app.sources[1].alerts = vec![PromAlert {
+        name: "RecsysCanaryLatency".into(),
+        state: "firing".into(),
+        severity: "page".into(),
+        summary: "v13 p99 above 250ms".into(),
+        active_at: "2025-11-24T15:52:00Z".into(),
+        value: "0.31".into(),
+    }];
+    app
+}
