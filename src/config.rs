@@ -290,9 +290,21 @@ fn parse_error(ctx: &Ctx, e: toml::de::Error) -> ConfigError {
     let key = e.span().and_then(|s| {
         let line_start = ctx.text[..s.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
         let line = ctx.text[line_start..].lines().next().unwrap_or("");
-        line.split_once('=')
+        let key = line
+            .split_once('=')
             .map(|(k, _)| k.trim().trim_matches('"').to_string())
-            .filter(|k| !k.is_empty() && !k.starts_with('['))
+            .filter(|k| !k.is_empty() && !k.starts_with('['))?;
+        // Prefix the table the line sits in: `metrics.prom.intervall`.
+        let table = ctx.text[..line_start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('['))
+            .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        Some(match table {
+            Some(t) if !t.is_empty() => format!("{t}.{key}"),
+            _ => key,
+        })
     });
     let hint = if message.starts_with("unknown field") {
         "remove the key or fix its spelling; every key is listed in docs/configuration.md and in `mltop init`'s example"
@@ -938,6 +950,8 @@ quantile = 0.99
         let e = Config::parse(text, "c.toml").unwrap_err();
         assert_eq!(e.position, Some((2, 1)));
         assert_eq!(e.key.as_deref(), Some("themee"));
+        let e = Config::parse("[metrics.p]\nkind = \"scrape\"\nurll = 1\n", "c.toml").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("metrics.p.urll"));
         assert!(e.message.contains("unknown field `themee`"), "{e}");
     }
 

@@ -220,6 +220,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
     let mut app = App::new(&cfg);
     app.demo = demo_handle.is_some();
+    debug_panic_hook();
     let exit = tui::run(app, theme, rx, cancel.clone()).await?;
     cancel.cancel();
     tasks.close();
@@ -228,6 +229,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         tui::Exit::Quit => ExitCode::SUCCESS,
         tui::Exit::Signal(n) => ExitCode::from(128 + n as u8),
     })
+}
+
+/// Fault injection for the terminal-restore tests: `MLTOP_DEBUG_PANIC_AFTER=2s` makes a
+/// background task panic after that long, as a bug in any task would.
+fn debug_panic_hook() {
+    if let Some(d) = std::env::var("MLTOP_DEBUG_PANIC_AFTER")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+    {
+        tokio::spawn(async move {
+            tokio::time::sleep(d).await;
+            panic!("deliberate panic requested by MLTOP_DEBUG_PANIC_AFTER");
+        });
+    }
 }
 
 fn init(cli: &Cli, force: bool) -> Result<ExitCode> {

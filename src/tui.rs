@@ -9,8 +9,8 @@ use std::time::Duration;
 use color_eyre::eyre::{Result, WrapErr};
 use crossterm::event::{Event, EventStream};
 use crossterm::terminal::{
-    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
-    disable_raw_mode, enable_raw_mode,
+    BeginSynchronizedUpdate, Clear, ClearType, EndSynchronizedUpdate, EnterAlternateScreen,
+    LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use crossterm::{cursor, execute};
 use futures::StreamExt;
@@ -57,12 +57,16 @@ pub fn install_panic_hook() {
 fn enter() -> Result<Terminal<CrosstermBackend<Stdout>>> {
     enable_raw_mode().wrap_err("switching the terminal to raw mode (is stdin a terminal?)")?;
     ACTIVE.store(true, Ordering::SeqCst);
-    execute!(stdout(), EnterAlternateScreen, cursor::Hide)
-        .wrap_err("entering the alternate screen")?;
-    let mut t =
-        Terminal::new(CrosstermBackend::new(stdout())).wrap_err("setting up the terminal")?;
-    t.clear()?;
-    Ok(t)
+    // Clear with a plain escape sequence: ratatui's `Terminal::clear` asks the terminal for the
+    // cursor position and waits for the answer, which some terminals and slow links never send.
+    execute!(
+        stdout(),
+        EnterAlternateScreen,
+        cursor::Hide,
+        Clear(ClearType::All)
+    )
+    .wrap_err("entering the alternate screen")?;
+    Terminal::new(CrosstermBackend::new(stdout())).wrap_err("setting up the terminal")
 }
 
 /// Why the loop ended.
