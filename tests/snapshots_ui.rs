@@ -87,3 +87,26 @@ fn states_are_written_in_words_not_only_colour() {
         assert!(s.contains(word), "missing {word:?} in\n{s}");
     }
 }
+
+#[test]
+fn short_screens_cut_the_largest_layers_and_say_so() {
+    let s = screen(&fixture::app(), 80, 16);
+    assert!(s.contains("more: press 1"), "{s}");
+    // the firing panels survive the cut
+    assert!(s.contains("p99 latency") && s.contains("✗ FIRING"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn tiny_and_odd_sizes_render_without_panicking() {
+    let mut app = fixture::app();
+    for view in ['0', '1', '2', '3', '4', 'a', '?'] {
+        press(&mut app, view);
+        for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 12), (119, 15), (120, 16), (300, 80)] {
+            screen(&app, w, h);
+        }
+        if view == '?' {
+            press(&mut app, '?');
+        }
+    }
+}

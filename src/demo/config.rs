@@ -23,6 +23,33 @@ labels = {{ service = "recsys" }}
 window = "30s"
 preset = "recommender"
 
+# The canary on its own: the demo's v13 latency regression (from ~2 min) fires this after
+# its `for:` has held.
+[[services.panels]]
+title = "p99 canary v13"
+layer = "system"
+kind = "quantile"
+metric = "model_request_latency_seconds"
+quantile = 0.99
+labels = {{ version = "v13" }}
+unit = "seconds"
+warn = 0.14
+crit = 0.15
+for = "1m"
+
+# "The same list for everyone" (from ~8 min): only the model layer sees it.
+[[services.panels]]
+title = "Personal. v13"
+layer = "model"
+kind = "gauge"
+metric = "recs_personalization_ratio"
+labels = {{ version = "v13" }}
+agg = "min"
+warn = 0.5
+crit = 0.2
+direction = "below"
+for = "1m"
+
 [[services]]
 name = "fraud"
 environment = "demo"

@@ -214,8 +214,21 @@ pub fn overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
         .iter()
         .map(|l| (*l, layer_panels(app, *l)))
         .collect();
-    let needed: usize = all.iter().map(|(_, p)| p.len() + 1).sum();
-    for (layer, panels) in &all {
+    // Rows per layer: all panels when they fit; otherwise the largest layers give up rows
+    // one at a time (a cut layer shows its worst panels first and says how many it left out).
+    let mut rows: Vec<usize> = all.iter().map(|(_, p)| p.len()).collect();
+    while rows.iter().sum::<usize>() + all.len() > budget {
+        let Some((i, _)) = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r > 1)
+            .max_by_key(|(_, r)| **r)
+        else {
+            break;
+        };
+        rows[i] -= 1;
+    }
+    for ((layer, panels), room) in all.iter().zip(rows) {
         let title = layer_title(*layer, panels);
         let rule = "─".repeat((area.width as usize).saturating_sub(title.chars().count() + 4));
         lines.push(Line::from(vec![
@@ -223,25 +236,15 @@ pub fn overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
             Span::styled(title, theme.title),
             Span::styled(format!(" {rule}"), theme.border),
         ]));
-        // When the screen is too short for every row, each layer shows its alerting panels
-        // first and says how many it left out.
-        let room = if needed <= budget {
-            panels.len()
-        } else {
-            (budget / 4).saturating_sub(1).max(1)
-        };
         let mut ordered: Vec<&&PanelTrack> = panels.iter().collect();
         if room < panels.len() {
-            ordered.sort_by_key(|p| std::cmp::Reverse(p.level()));
+            ordered.sort_by_key(|p| std::cmp::Reverse((p.alert_state().is_firing(), p.level())));
         }
         for (i, p) in ordered.iter().enumerate() {
             if i + 1 == room && room < panels.len() {
+                let key = Layer::ALL.iter().position(|l| l == layer).unwrap_or(0) + 1;
                 lines.push(Line::from(Span::styled(
-                    format!(
-                        "  … {} more: press {}",
-                        panels.len() - i,
-                        Layer::ALL.iter().position(|l| l == layer).unwrap_or(0) + 1
-                    ),
+                    format!("  … {} more: press {key}", panels.len() - i),
                     theme.dim,
                 )));
                 break;
