@@ -110,14 +110,13 @@ fn render_alert_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .filter(|(_, p)| p.alert_state().is_firing())
             .count()
             + prom.iter().filter(|(_, a)| a.state == "firing").count();
-        spans.push(Span::styled(
-            format!(" ✗ {firing} firing ",),
-            if firing > 0 {
-                theme.crit
-            } else {
-                theme.pending
-            },
-        ));
+        let pending = panels.len() + prom.len() - firing;
+        if firing > 0 {
+            spans.push(Span::styled(format!(" ✗ {firing} firing "), theme.crit));
+        }
+        if pending > 0 {
+            spans.push(Span::styled(format!(" ◐ {pending} pending "), theme.pending));
+        }
         for (svc, p) in &panels {
             let (label, style) = state_label(p.alert_state(), theme);
             spans.push(Span::styled(
