@@ -102,7 +102,15 @@ fn tiny_and_odd_sizes_render_without_panicking() {
     let mut app = fixture::app();
     for view in ['0', '1', '2', '3', '4', 'a', '?'] {
         press(&mut app, view);
-        for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 12), (119, 15), (120, 16), (300, 80)] {
+        for (w, h) in [
+            (1, 1),
+            (10, 3),
+            (20, 5),
+            (40, 12),
+            (119, 15),
+            (120, 16),
+            (300, 80),
+        ] {
             screen(&app, w, h);
         }
         if view == '?' {

@@ -115,7 +115,10 @@ fn render_alert_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             spans.push(Span::styled(format!(" ✗ {firing} firing "), theme.crit));
         }
         if pending > 0 {
-            spans.push(Span::styled(format!(" ◐ {pending} pending "), theme.pending));
+            spans.push(Span::styled(
+                format!(" ◐ {pending} pending "),
+                theme.pending,
+            ));
         }
         for (svc, p) in &panels {
             let (label, style) = state_label(p.alert_state(), theme);

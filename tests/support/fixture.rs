@@ -33,8 +33,8 @@ pub fn app() -> App {
             let title = p.spec.title.clone();
             let (base, amp) = match title.as_str() {
                 "p50 latency" => (0.046, 0.002),
-                "p95 latency" => (0.160, 0.004), // warn
-                "p99 latency" => (0.620, 0.010), // crit, firing after its hold
+                "p95 latency" => (0.160, 0.004),    // warn
+                "p99 latency" => (0.620, 0.010),    // crit, firing after its hold
                 "p99 canary v13" => (0.172, 0.004), // crit, firing
                 "Personal. v13" => (0.62, 0.02),
                 "Requests" => (201.0, 6.0),
