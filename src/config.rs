@@ -950,9 +950,9 @@ quantile = 0.99
         let e = Config::parse(text, "c.toml").unwrap_err();
         assert_eq!(e.position, Some((2, 1)));
         assert_eq!(e.key.as_deref(), Some("themee"));
+        assert!(e.message.contains("unknown field `themee`"), "{e}");
         let e = Config::parse("[metrics.p]\nkind = \"scrape\"\nurll = 1\n", "c.toml").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("metrics.p.urll"));
-        assert!(e.message.contains("unknown field `themee`"), "{e}");
     }
 
     #[test]

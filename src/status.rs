@@ -214,10 +214,10 @@ async fn ping(cfg: &crate::config::MetricsSourceConfig) -> Result<String, String
     match cfg.kind {
         SourceKind::Prometheus => {
             let c = sources::prometheus::PromClient::new(http, cfg.url.clone());
-            let info = c.buildinfo().await.map_err(|e| match e {
-                sources::prometheus::QueryError::Down(m)
-                | sources::prometheus::QueryError::Failed(m) => m,
-            })?;
+            let info = c
+                .buildinfo()
+                .await
+                .map_err(sources::prometheus::QueryError::message)?;
             let up = c
                 .query("up", None)
                 .await

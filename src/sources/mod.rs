@@ -186,9 +186,7 @@ impl MetricsSource {
     pub async fn poll_alerts(&self) -> Option<Result<Vec<PromAlert>, String>> {
         match &self.client {
             Client::Prometheus { client, .. } if self.cfg.alerts => {
-                Some(client.alerts().await.map_err(|e| match e {
-                    QueryError::Down(m) | QueryError::Failed(m) => m,
-                }))
+                Some(client.alerts().await.map_err(QueryError::message))
             }
             _ => None,
         }

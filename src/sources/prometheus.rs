@@ -108,48 +108,58 @@ pub fn parse_result(data: &Value) -> Result<Vec<Series>, String> {
     }
 }
 
-/// The body of a reply: the `data` of a success envelope, or a message saying what went wrong.
-pub fn envelope(status: u16, body: &[u8]) -> Result<Value, String> {
+/// A failed query. `Failed`: the server understood the request and refused this one query
+/// (bad PromQL, a query timeout) — the other panels carry on. `Down`: the server is
+/// unreachable or is not answering as a Prometheus API (connection refused, no reply in time,
+/// a 5xx from a proxy, a body that is not the API's JSON) — the whole poll stops and backs off.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryError {
+    Down(String),
+    Failed(String),
+}
+
+impl QueryError {
+    pub fn message(self) -> String {
+        match self {
+            QueryError::Down(m) | QueryError::Failed(m) => m,
+        }
+    }
+}
+
+/// The body of a reply: the `data` of a success envelope, or what went wrong.
+pub fn envelope(status: u16, body: &[u8]) -> Result<Value, QueryError> {
     let v: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
             let text = String::from_utf8_lossy(&body[..body.len().min(120)]);
-            return Err(if (200..300).contains(&status) {
+            return Err(QueryError::Down(if (200..300).contains(&status) {
                 format!("invalid reply (not JSON: {e}): {}", clean(&text, 80))
             } else {
                 format!("HTTP {status}: {}", clean(&text, 120))
-            });
+            }));
         }
     };
     match v.get("status").and_then(Value::as_str) {
         Some("success") => v
             .get("data")
             .cloned()
-            .ok_or_else(|| "success reply without data".to_string()),
+            .ok_or_else(|| QueryError::Down("success reply without data".to_string())),
         Some("error") => {
             let kind = v
                 .get("errorType")
                 .and_then(Value::as_str)
                 .unwrap_or("error");
             let msg = v.get("error").and_then(Value::as_str).unwrap_or("");
-            Err(format!(
+            Err(QueryError::Failed(format!(
                 "HTTP {status} {}: {}",
                 clean(kind, 30),
                 clean(msg, 200)
-            ))
+            )))
         }
-        _ => Err(format!(
+        _ => Err(QueryError::Down(format!(
             "HTTP {status}: reply is JSON but not a Prometheus API envelope"
-        )),
+        ))),
     }
-}
-
-/// A failed query: either the server is unreachable (the whole poll stops) or this one query
-/// was refused (bad PromQL, 5xx) and the other panels carry on.
-#[derive(Debug, Clone, PartialEq)]
-pub enum QueryError {
-    Down(String),
-    Failed(String),
 }
 
 impl PromClient {
@@ -177,7 +187,7 @@ impl PromClient {
                 FetchError::Transport(m) => QueryError::Down(m),
                 FetchError::Reply(m) => QueryError::Failed(m),
             })?;
-        envelope(reply.status, &reply.body).map_err(QueryError::Failed)
+        envelope(reply.status, &reply.body)
     }
 
     pub async fn query(&self, promql: &str, time: Option<f64>) -> Result<Vec<Series>, QueryError> {
@@ -435,11 +445,14 @@ mod tests {
         let bad =
             json!({"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected"});
         let e = envelope(400, bad.to_string().as_bytes()).unwrap_err();
-        assert_eq!(e, "HTTP 400 bad_data: 1:5: parse error: unexpected");
-        let e = envelope(200, b"<html>").unwrap_err();
+        assert_eq!(
+            e,
+            QueryError::Failed("HTTP 400 bad_data: 1:5: parse error: unexpected".into())
+        );
+        let e = envelope(200, b"<html>").unwrap_err().message();
         assert!(e.starts_with("invalid reply (not JSON"), "{e}");
         let e = envelope(502, b"Bad Gateway\x1b[2J").unwrap_err();
-        assert_eq!(e, "HTTP 502: Bad Gateway");
+        assert_eq!(e, QueryError::Down("HTTP 502: Bad Gateway".into()));
     }
 
     #[test]
