@@ -311,11 +311,16 @@ impl PanelTrack {
             Reading::Value(v) => *v,
             _ => f64::NAN,
         };
-        if !current.is_nan() && r.backfill.last().map(|b| b.0) != Some(now) {
-            self.push_history(current);
+        // A range query ending now already holds this instant (its timestamps are rounded to
+        // milliseconds, so compare with a tolerance): do not count it twice.
+        let backfilled_now = r.backfill.last().is_some_and(|b| (b.0 - now).abs() < 0.01);
+        if !backfilled_now {
+            if !current.is_nan() {
+                self.push_history(current);
+            }
+            self.alert
+                .evaluate(self.spec.thresholds.alerting(current), now);
         }
-        self.alert
-            .evaluate(self.spec.thresholds.alerting(current), now);
         self.week_ago = r.week_ago.map(|w| w * scale);
         self.reading = Some(reading);
         self.updated_at = Some(now);
@@ -399,6 +404,17 @@ mod tests {
         );
         assert_eq!(p.alert_state(), AlertState::Firing { active_at: 0.0 });
         assert_eq!(p.history.len(), 5);
+        // the range query's last point is "now", rounded to milliseconds: not counted twice
+        let mut q = PanelTrack::new(spec(Thresholds::default()));
+        q.apply(
+            PanelReading {
+                reading: Reading::Value(2.0),
+                week_ago: None,
+                backfill: vec![(99.0, 1.0), (100.000_4, 2.0)],
+            },
+            100.000_371,
+        );
+        assert_eq!(q.history, [1.0, 2.0]);
     }
 
     #[test]

@@ -5,3 +5,4 @@ pub mod prometheus;
 
 #[allow(unused_imports)]
 pub use prometheus::*;
+pub mod fault_proxy;
