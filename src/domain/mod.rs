@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod counter;
+pub mod gate;
 pub mod panel;
 pub mod quantile;
 pub mod window;
