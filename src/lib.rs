@@ -5,6 +5,7 @@
 //! the state and the one `update` function, `ui` draws it, `demo` simulates a production.
 
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod domain;
