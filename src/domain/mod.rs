@@ -6,4 +6,5 @@ pub mod counter;
 pub mod gate;
 pub mod panel;
 pub mod quantile;
+pub mod registry;
 pub mod window;

@@ -24,6 +24,15 @@ impl std::fmt::Display for FetchError {
     }
 }
 
+/// Why a write got no usable reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteError {
+    /// The connection was never made: the server did not see the request.
+    NotSent(String),
+    /// Sent, but no complete answer (timeout, connection reset): it may have taken effect.
+    Unknown(String),
+}
+
 /// A body with its HTTP status.
 pub struct Reply {
     pub status: u16,
@@ -94,6 +103,44 @@ impl HttpClient {
     pub async fn get(&self, url: &url::Url, query: &[(&str, String)]) -> Result<Reply, FetchError> {
         let req = self.inner.get(url.clone()).query(query);
         self.send(req, url).await
+    }
+
+    /// Send a request with a JSON body (writes). A write that may have reached the server
+    /// but got no answer is `WriteError::Unknown`: the caller must re-read, never retry blindly.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        url: &url::Url,
+        body: &serde_json::Value,
+    ) -> Result<Reply, WriteError> {
+        let req = self.inner.request(method, url.clone()).json(body);
+        match req.send().await {
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                let mut body = Vec::new();
+                loop {
+                    match resp.chunk().await {
+                        Ok(Some(c)) if body.len() + c.len() <= self.max_body => {
+                            body.extend_from_slice(&c)
+                        }
+                        Ok(Some(_)) => {
+                            return Err(WriteError::Unknown(
+                                "the reply exceeded max_body_bytes".into(),
+                            ));
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            return Err(WriteError::Unknown(self.transport(e, url).to_string()));
+                        }
+                    }
+                }
+                Ok(Reply { status, body })
+            }
+            Err(e) if e.is_connect() => {
+                Err(WriteError::NotSent(self.transport(e, url).to_string()))
+            }
+            Err(e) => Err(WriteError::Unknown(self.transport(e, url).to_string())),
+        }
     }
 
     async fn send(
