@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
+use crate::domain::gate::GateSpec;
 use crate::domain::panel::{
     Aggregation, Direction, Labels, Layer, Measure, PanelSpec, Selector, Thresholds, Unit,
 };
+use crate::domain::registry::AliasNames;
 
 /// The commented example written by `mltop init`; every key with its default.
 pub const EXAMPLE: &str = include_str!("../config.example.toml");
@@ -33,6 +35,39 @@ struct RawConfig {
     metrics: BTreeMap<String, Spanned<RawMetricsSource>>,
     #[serde(default)]
     services: Vec<Spanned<RawService>>,
+    #[serde(default)]
+    registry: BTreeMap<String, Spanned<RawRegistry>>,
+    audit_log: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryKind {
+    Mlflow,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistry {
+    kind: RegistryKind,
+    url: Spanned<String>,
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    auth: Option<Spanned<RawAuth>>,
+    max_body_bytes: Option<usize>,
+    environment: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    filter: Option<String>,
+    champion_alias: Option<String>,
+    challenger_alias: Option<String>,
+    previous_alias: Option<String>,
+    history: Option<usize>,
+    gate: Option<Spanned<GateSpec>>,
+    #[serde(default)]
+    gates: BTreeMap<String, Spanned<GateSpec>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +236,39 @@ pub struct Config {
     pub theme: Option<String>,
     pub metrics: Vec<MetricsSourceConfig>,
     pub services: Vec<ServiceConfig>,
+    pub registries: Vec<RegistryConfig>,
+    /// Where commands are audited (`None`: `$MLTOP_AUDIT_LOG`, else the XDG data dir).
+    pub audit_log: Option<PathBuf>,
+}
+
+/// A model registry and the models watched in it.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub name: String,
+    pub kind: RegistryKind,
+    pub url: url::Url,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub headers: Vec<(String, String)>,
+    pub auth: Auth,
+    pub max_body_bytes: usize,
+    /// Shown in confirmations and recorded in the audit log.
+    pub environment: String,
+    /// Watched models: this list, plus the models matching `filter`.
+    pub models: Vec<String>,
+    pub filter: Option<String>,
+    pub aliases: AliasNames,
+    /// How many recent versions the registry view lists.
+    pub history: usize,
+    pub gate: Option<GateSpec>,
+    pub gates: BTreeMap<String, GateSpec>,
+}
+
+impl RegistryConfig {
+    /// The gate that applies to `model`: its own, else the registry's default.
+    pub fn gate_for(&self, model: &str) -> Option<&GateSpec> {
+        self.gates.get(model).or(self.gate.as_ref())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,13 +482,116 @@ fn resolve(ctx: &Ctx, raw: RawConfig) -> Result<Config, ConfigError> {
             panels,
         });
     }
+    let mut registries = Vec::new();
+    for (name, r) in &raw.registry {
+        registries.push(resolve_registry(ctx, name, r)?);
+    }
     Ok(Config {
         path: None,
         readonly: raw.readonly,
         theme: raw.theme.map(|t| t.into_inner()),
         metrics,
         services,
+        registries,
+        audit_log: raw.audit_log.map(PathBuf::from),
     })
+}
+
+fn resolve_registry(
+    ctx: &Ctx,
+    name: &str,
+    r: &Spanned<RawRegistry>,
+) -> Result<RegistryConfig, ConfigError> {
+    let key = format!("registry.{name}");
+    let raw = r.get_ref();
+    let url = http_url(
+        ctx,
+        &raw.url,
+        &format!("{key}.url"),
+        "\"http://mlflow:5000\"",
+    )?;
+    let interval = match &raw.interval {
+        Some(d) => ctx.duration(d, &format!("{key}.interval"))?,
+        None => Duration::from_secs(15),
+    };
+    let timeout = match &raw.timeout {
+        Some(d) => ctx.duration(d, &format!("{key}.timeout"))?,
+        None => Duration::from_secs(5),
+    };
+    let auth = match &raw.auth {
+        None => Auth::None,
+        Some(a) => resolve_auth(ctx, &format!("{key}.auth"), a)?,
+    };
+    if raw.models.is_empty() && raw.filter.is_none() {
+        return Err(ctx.err(
+            r.span(),
+            format!("{key}.models"),
+            "no models to watch",
+            "list them (models = [\"recsys-ranker\"]) or give a search filter (filter = \"name LIKE 'recsys%'\")",
+        ));
+    }
+    let check_gate = |g: &Spanned<GateSpec>, k: String| -> Result<GateSpec, ConfigError> {
+        g.get_ref()
+            .validate()
+            .map_err(|e| ctx.err(g.span(), k, e, "see the gate keys in docs/configuration.md"))?;
+        Ok(g.get_ref().clone())
+    };
+    let gate = match &raw.gate {
+        Some(g) => Some(check_gate(g, format!("{key}.gate"))?),
+        None => None,
+    };
+    let mut gates = BTreeMap::new();
+    for (model, g) in &raw.gates {
+        gates.insert(
+            model.clone(),
+            check_gate(g, format!("{key}.gates.{model}"))?,
+        );
+    }
+    let d = AliasNames::default();
+    Ok(RegistryConfig {
+        name: name.to_string(),
+        kind: raw.kind,
+        url,
+        interval,
+        timeout,
+        headers: raw
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        auth,
+        max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+        environment: raw.environment.clone().unwrap_or_else(|| "prod".into()),
+        models: raw.models.clone(),
+        filter: raw.filter.clone(),
+        aliases: AliasNames {
+            champion: raw.champion_alias.clone().unwrap_or(d.champion),
+            challenger: raw.challenger_alias.clone().unwrap_or(d.challenger),
+            previous: raw.previous_alias.clone().unwrap_or(d.previous),
+        },
+        history: raw.history.unwrap_or(10).clamp(1, 200),
+        gate,
+        gates,
+    })
+}
+
+fn http_url(
+    ctx: &Ctx,
+    s: &Spanned<String>,
+    key: &str,
+    example: &str,
+) -> Result<url::Url, ConfigError> {
+    url::Url::parse(s.get_ref().trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            ctx.err(
+                s.span(),
+                key,
+                format!("`{}` is not an http(s) URL", s.get_ref()),
+                format!("write a full URL such as {example}"),
+            )
+        })
 }
 
 fn resolve_source(

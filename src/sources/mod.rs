@@ -4,6 +4,7 @@
 
 pub mod exposition;
 pub mod http;
+pub mod mlflow;
 pub mod prometheus;
 pub mod scrape;
 

@@ -1,0 +1,381 @@
+//! The command layer: the one way every production-changing command goes. It decides whether a
+//! command may run (read-only and wallboard refuse it before any request is built), states the
+//! exact effect for confirmation (a second confirmation when the validation gate fails), keeps
+//! one command in flight per target so a repeated key cannot fire twice, and makes the audit
+//! record of every attempt. It performs no I/O: sending is `sources::registry::execute`, writing
+//! the record is `audit::AuditLog::append`.
+
+use serde_json::json;
+use std::collections::HashSet;
+
+use crate::audit::{AuditRecord, Operator, Outcome, now_rfc3339};
+use crate::config::RegistryConfig;
+use crate::domain::registry::{AliasMove, AliasPlan, ModelState, plan_promote, plan_rollback};
+
+/// Who may change production from this console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// `--readonly` / `readonly = true`.
+    ReadOnly,
+    /// The wallboard never changes anything.
+    Wallboard,
+}
+
+/// What a command does when confirmed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandAction {
+    /// Move aliases in registry number `registry` (index into `Config::registries`).
+    Aliases { registry: usize, plan: AliasPlan },
+}
+
+/// A command ready for confirmation: everything the operator must see before saying yes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandRequest {
+    /// `promote`, `rollback`.
+    pub command: &'static str,
+    /// What it acts on, and the in-flight key: `recsys-ranker@mlflow-prod`.
+    pub target: String,
+    pub environment: String,
+    /// The exact effect in one line.
+    pub effect: String,
+    /// The requests that will be sent, in order.
+    pub requests: Vec<String>,
+    /// Set when the operator must confirm a second time (a failed validation gate), saying why.
+    pub warning: Option<String>,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub action: CommandAction,
+}
+
+/// The answer to "I want to run this".
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requested {
+    /// Refused by the guard; the record must be appended to the audit log.
+    Refused {
+        reason: String,
+        record: Box<AuditRecord>,
+    },
+    /// A command on this target is being confirmed or is running: the key does nothing.
+    Busy(String),
+    /// Show the confirmation.
+    Confirm(Confirmation),
+}
+
+/// A confirmation in progress. Confirming a request with a warning takes two steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    pub request: CommandRequest,
+    /// 1 for the first confirmation, 2 for the second (gate override).
+    pub step: u8,
+}
+
+impl Confirmation {
+    /// Whether one more confirmation is needed after this one.
+    pub fn needs_another(&self) -> bool {
+        self.request.warning.is_some() && self.step == 1
+    }
+
+    /// The gate was overridden when a request with a warning is confirmed twice.
+    pub fn overrides_gate(&self) -> bool {
+        self.request.warning.is_some() && self.step == 2
+    }
+}
+
+pub struct CommandLayer {
+    access: Access,
+    /// Targets with a command being confirmed or running.
+    busy: HashSet<String>,
+    operator: Operator,
+    via: &'static str,
+}
+
+impl CommandLayer {
+    pub fn new(access: Access, operator: Operator, via: &'static str) -> CommandLayer {
+        CommandLayer {
+            access,
+            busy: HashSet::new(),
+            operator,
+            via,
+        }
+    }
+
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Why commands are refused here, if they are.
+    pub fn guard(&self) -> Result<(), String> {
+        match self.access {
+            Access::ReadWrite => Ok(()),
+            Access::ReadOnly => Err(
+                "this console is read-only (--readonly or readonly = true): nothing was sent"
+                    .into(),
+            ),
+            Access::Wallboard => Err("the wallboard never changes production".into()),
+        }
+    }
+
+    /// Ask to run a command. Guard first (before any request exists), then one per target.
+    pub fn request(&mut self, req: CommandRequest) -> Requested {
+        if let Err(reason) = self.guard() {
+            let record = self.record(&req, Outcome::Refused, &reason, false);
+            return Requested::Refused {
+                reason,
+                record: Box::new(record),
+            };
+        }
+        if self.busy.contains(&req.target) {
+            return Requested::Busy(format!(
+                "a command on {} is already in progress",
+                req.target
+            ));
+        }
+        self.busy.insert(req.target.clone());
+        Requested::Confirm(Confirmation {
+            request: req,
+            step: 1,
+        })
+    }
+
+    /// The operator said yes: either another confirmation is needed (returned as `Err`), or
+    /// the command may be sent now (`Ok`). The target stays busy until `finish`.
+    pub fn confirm(&mut self, c: Confirmation) -> Result<Confirmation, Confirmation> {
+        if c.needs_another() {
+            Err(Confirmation { step: 2, ..c })
+        } else {
+            Ok(c)
+        }
+    }
+
+    /// The operator said no: frees the target and gives the record to append.
+    pub fn cancel(&mut self, c: &Confirmation) -> AuditRecord {
+        self.busy.remove(&c.request.target);
+        self.record(
+            &c.request,
+            Outcome::Cancelled,
+            "cancelled at the confirmation",
+            false,
+        )
+    }
+
+    /// The command ended: frees the target and gives the record to append.
+    pub fn finish(&mut self, c: &Confirmation, outcome: Outcome, detail: &str) -> AuditRecord {
+        self.busy.remove(&c.request.target);
+        self.record(&c.request, outcome, detail, c.overrides_gate())
+    }
+
+    pub fn is_busy(&self, target: &str) -> bool {
+        self.busy.contains(target)
+    }
+
+    pub fn record(
+        &self,
+        req: &CommandRequest,
+        outcome: Outcome,
+        detail: &str,
+        gate_override: bool,
+    ) -> AuditRecord {
+        AuditRecord {
+            time: now_rfc3339(),
+            user: self.operator.user.clone(),
+            ssh_client: self.operator.ssh_client.clone(),
+            host: self.operator.host.clone(),
+            environment: req.environment.clone(),
+            command: req.command.to_string(),
+            target: req.target.clone(),
+            effect: req.effect.clone(),
+            before: req.before.clone(),
+            after: req.after.clone(),
+            outcome,
+            detail: detail.to_string(),
+            gate_override,
+            via: self.via.to_string(),
+        }
+    }
+}
+
+fn request_from_plan(
+    command: &'static str,
+    reg: &RegistryConfig,
+    registry: usize,
+    plan: AliasPlan,
+    describe: &dyn Fn(&AliasMove) -> String,
+    warning: Option<String>,
+) -> CommandRequest {
+    CommandRequest {
+        command,
+        target: format!("{}@{}", plan.model, reg.name),
+        environment: reg.environment.clone(),
+        effect: plan.effect.clone(),
+        requests: plan.moves.iter().map(describe).collect(),
+        warning,
+        before: json!(plan.before),
+        after: json!(plan.after),
+        action: CommandAction::Aliases { registry, plan },
+    }
+}
+
+/// Promote the challenger of `m`. A challenger that fails the gate needs a second,
+/// explicit confirmation naming the failed gate.
+pub fn promote_request(
+    reg: &RegistryConfig,
+    registry: usize,
+    m: &ModelState,
+    describe: &dyn Fn(&AliasMove) -> String,
+) -> Result<CommandRequest, String> {
+    let plan = plan_promote(m, &reg.aliases)?;
+    let warning = reg.gate_for(&m.name).and_then(|g| {
+        let v = m.gate(&reg.aliases, g)?;
+        (!v.passed).then(|| {
+            format!(
+                "the challenger FAILS the validation gate: {} — {}",
+                v.summary(g),
+                v.reasons.join("; ")
+            )
+        })
+    });
+    Ok(request_from_plan(
+        "promote", reg, registry, plan, describe, warning,
+    ))
+}
+
+/// Roll the champion of `m` back to the recorded previous champion.
+pub fn rollback_request(
+    reg: &RegistryConfig,
+    registry: usize,
+    m: &ModelState,
+    describe: &dyn Fn(&AliasMove) -> String,
+) -> Result<CommandRequest, String> {
+    let plan = plan_rollback(m, &reg.aliases)?;
+    Ok(request_from_plan(
+        "rollback", reg, registry, plan, describe, None,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn registry() -> RegistryConfig {
+        let text = r#"
+[registry.prod]
+kind = "mlflow"
+url = "http://127.0.0.1:5000"
+models = ["recsys-ranker"]
+gate = { metric = "ndcg_at_10", greater_is_better = true, min_relative_change = 0.01 }
+"#;
+        Config::parse(text, "t").unwrap().registries.remove(0)
+    }
+
+    fn model(challenger_ndcg: f64) -> ModelState {
+        let mut m = ModelState {
+            name: "recsys-ranker".into(),
+            ..Default::default()
+        };
+        m.aliases.insert("champion".into(), "12".into());
+        m.aliases.insert("challenger".into(), "13".into());
+        m.metrics
+            .insert("12".into(), [("ndcg_at_10".to_string(), 0.412)].into());
+        m.metrics.insert(
+            "13".into(),
+            [("ndcg_at_10".to_string(), challenger_ndcg)].into(),
+        );
+        m
+    }
+
+    fn op() -> Operator {
+        Operator {
+            user: "alice".into(),
+            ssh_client: None,
+            host: "h".into(),
+        }
+    }
+
+    fn describe(m: &AliasMove) -> String {
+        format!("{m:?}")
+    }
+
+    #[test]
+    fn read_only_refuses_before_confirmation_and_audits_the_refusal() {
+        let mut layer = CommandLayer::new(Access::ReadOnly, op(), "console");
+        let req = promote_request(&registry(), 0, &model(0.419), &describe).unwrap();
+        match layer.request(req) {
+            Requested::Refused { reason, record } => {
+                assert!(reason.contains("read-only"));
+                assert_eq!(record.outcome, Outcome::Refused);
+                assert_eq!(record.command, "promote");
+                assert_eq!(record.target, "recsys-ranker@prod");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(!layer.is_busy("recsys-ranker@prod"));
+        let mut wall = CommandLayer::new(Access::Wallboard, op(), "wallboard");
+        let req = promote_request(&registry(), 0, &model(0.419), &describe).unwrap();
+        assert!(matches!(wall.request(req), Requested::Refused { .. }));
+    }
+
+    #[test]
+    fn a_second_request_on_the_same_target_is_busy_until_finished() {
+        let mut layer = CommandLayer::new(Access::ReadWrite, op(), "console");
+        let req = promote_request(&registry(), 0, &model(0.419), &describe).unwrap();
+        let Requested::Confirm(c) = layer.request(req.clone()) else {
+            panic!()
+        };
+        assert!(matches!(layer.request(req.clone()), Requested::Busy(_)));
+        let c = layer
+            .confirm(c)
+            .expect("a passing gate needs one confirmation");
+        assert!(matches!(layer.request(req.clone()), Requested::Busy(_)));
+        let rec = layer.finish(&c, Outcome::Succeeded, "");
+        assert_eq!(rec.outcome, Outcome::Succeeded);
+        assert!(!rec.gate_override);
+        assert!(matches!(layer.request(req), Requested::Confirm(_)));
+    }
+
+    #[test]
+    fn a_failing_gate_needs_a_second_confirmation_and_is_audited_as_an_override() {
+        let mut layer = CommandLayer::new(Access::ReadWrite, op(), "console");
+        let req = promote_request(&registry(), 0, &model(0.414), &describe).unwrap();
+        let w = req.warning.clone().expect("a warning for a failing gate");
+        assert!(w.contains("FAILS the validation gate"), "{w}");
+        assert!(w.contains("ndcg_at_10 0.412 → 0.414"), "{w}");
+        let Requested::Confirm(c) = layer.request(req) else {
+            panic!()
+        };
+        let c = layer
+            .confirm(c)
+            .expect_err("first confirmation is not enough");
+        assert_eq!(c.step, 2);
+        let c = layer.confirm(c).expect("second confirmation sends");
+        let rec = layer.finish(&c, Outcome::Succeeded, "");
+        assert!(rec.gate_override);
+    }
+
+    #[test]
+    fn cancelling_frees_the_target_and_is_audited() {
+        let mut layer = CommandLayer::new(Access::ReadWrite, op(), "console");
+        let req = rollback_request(
+            &registry(),
+            0,
+            &ModelState {
+                name: "recsys-ranker".into(),
+                aliases: [
+                    ("champion".to_string(), "13".to_string()),
+                    ("previous-champion".to_string(), "12".to_string()),
+                ]
+                .into(),
+                ..Default::default()
+            },
+            &describe,
+        )
+        .unwrap();
+        let Requested::Confirm(c) = layer.request(req) else {
+            panic!()
+        };
+        let rec = layer.cancel(&c);
+        assert_eq!(rec.outcome, Outcome::Cancelled);
+        assert!(!layer.is_busy("recsys-ranker@prod"));
+    }
+}
