@@ -59,7 +59,16 @@ pub enum Requested {
     /// A command on this target is being confirmed or is running: the key does nothing.
     Busy(String),
     /// Show the confirmation.
-    Confirm(Confirmation),
+    Confirm(Box<Confirmation>),
+}
+
+/// After the operator said yes once more.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirmed {
+    /// One more confirmation is needed (a failed gate): show this one.
+    Again(Confirmation),
+    /// Send it now. The target stays busy until `finish`.
+    Send(Confirmation),
 }
 
 /// A confirmation in progress. Confirming a request with a warning takes two steps.
@@ -132,19 +141,18 @@ impl CommandLayer {
             ));
         }
         self.busy.insert(req.target.clone());
-        Requested::Confirm(Confirmation {
+        Requested::Confirm(Box::new(Confirmation {
             request: req,
             step: 1,
-        })
+        }))
     }
 
-    /// The operator said yes: either another confirmation is needed (returned as `Err`), or
-    /// the command may be sent now (`Ok`). The target stays busy until `finish`.
-    pub fn confirm(&mut self, c: Confirmation) -> Result<Confirmation, Confirmation> {
+    /// The operator said yes.
+    pub fn confirm(&mut self, c: Confirmation) -> Confirmed {
         if c.needs_another() {
-            Err(Confirmation { step: 2, ..c })
+            Confirmed::Again(Confirmation { step: 2, ..c })
         } else {
-            Ok(c)
+            Confirmed::Send(c)
         }
     }
 
@@ -324,9 +332,9 @@ gate = { metric = "ndcg_at_10", greater_is_better = true, min_relative_change = 
             panic!()
         };
         assert!(matches!(layer.request(req.clone()), Requested::Busy(_)));
-        let c = layer
-            .confirm(c)
-            .expect("a passing gate needs one confirmation");
+        let Confirmed::Send(c) = layer.confirm(*c) else {
+            panic!("a passing gate needs one confirmation")
+        };
         assert!(matches!(layer.request(req.clone()), Requested::Busy(_)));
         let rec = layer.finish(&c, Outcome::Succeeded, "");
         assert_eq!(rec.outcome, Outcome::Succeeded);
@@ -344,11 +352,13 @@ gate = { metric = "ndcg_at_10", greater_is_better = true, min_relative_change = 
         let Requested::Confirm(c) = layer.request(req) else {
             panic!()
         };
-        let c = layer
-            .confirm(c)
-            .expect_err("first confirmation is not enough");
+        let Confirmed::Again(c) = layer.confirm(*c) else {
+            panic!("first confirmation is not enough")
+        };
         assert_eq!(c.step, 2);
-        let c = layer.confirm(c).expect("second confirmation sends");
+        let Confirmed::Send(c) = layer.confirm(c) else {
+            panic!("second confirmation sends")
+        };
         let rec = layer.finish(&c, Outcome::Succeeded, "");
         assert!(rec.gate_override);
     }

@@ -42,7 +42,7 @@ impl GateSpec {
     /// Check the spec itself; the message names the key.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(d) = self.min_absolute_change
-            && !(d > 0.0)
+            && (d.is_nan() || d <= 0.0)
         {
             return Err(format!("min_absolute_change must be > 0, got {d}"));
         }
