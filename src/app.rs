@@ -4,9 +4,12 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::config::{Config, SourceKind};
+use crate::audit::{AuditRecord, Operator, Outcome};
+use crate::commands::{Access, CommandLayer, Confirmation, Confirmed, Requested};
+use crate::config::{Config, RegistryConfig, SourceKind};
 use crate::domain::alert::AlertState;
 use crate::domain::panel::{Layer, PanelTrack};
+use crate::domain::registry::{AliasMove, ModelState};
 use crate::keymap::{Action, Mode, action_for};
 use crate::sanitize::clean;
 use crate::sources::SourceEvent;
@@ -17,17 +20,21 @@ use crate::sources::prometheus::PromAlert;
 pub enum View {
     Overview,
     Layer(Layer),
+    Registry,
     Alerts,
+    Audit,
 }
 
 impl View {
-    const CYCLE: [View; 6] = [
+    const CYCLE: [View; 8] = [
         View::Overview,
         View::Layer(Layer::System),
         View::Layer(Layer::Model),
         View::Layer(Layer::Data),
         View::Layer(Layer::Business),
+        View::Registry,
         View::Alerts,
+        View::Audit,
     ];
 
     fn step(self, by: isize) -> View {
@@ -40,7 +47,9 @@ impl View {
         match self {
             View::Overview => "Overview",
             View::Layer(l) => l.title(),
+            View::Registry => "Registry",
             View::Alerts => "Alerts",
+            View::Audit => "Audit",
         }
     }
 }
@@ -66,6 +75,41 @@ pub struct ServiceState {
     pub panels: Vec<PanelTrack>,
 }
 
+/// One watched model as last read.
+#[derive(Debug, Clone)]
+pub struct ModelEntry {
+    pub name: String,
+    pub state: Option<ModelState>,
+    pub error: Option<String>,
+    pub updated_at: Option<f64>,
+}
+
+/// One registry and its watched models.
+#[derive(Debug, Clone)]
+pub struct RegistryView {
+    pub cfg: RegistryConfig,
+    pub url: String,
+    pub models: Vec<ModelEntry>,
+    pub last_ok: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// Work for the runtime after an update: the only way state asks for I/O.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Send a confirmed command.
+    Execute(Box<Confirmation>),
+    /// Append a record to the audit log.
+    Audit(Box<AuditRecord>),
+}
+
+/// The last command's outcome, shown in the registry and audit views.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeLine {
+    pub outcome: Option<Outcome>,
+    pub text: String,
+}
+
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
@@ -85,6 +129,19 @@ pub struct App {
     pub readonly: bool,
     pub demo: bool,
     pub quit: bool,
+    pub registries: Vec<RegistryView>,
+    /// Index into `model_list()`.
+    pub selected_model: usize,
+    pub commands: CommandLayer,
+    /// The confirmation on screen, if any.
+    pub confirm: Option<Confirmation>,
+    /// Confirmed commands being sent, by target.
+    pub running: Vec<Confirmation>,
+    pub outcome: Option<OutcomeLine>,
+    /// The newest audit records (oldest first), for the audit view.
+    pub audit_tail: Vec<AuditRecord>,
+    /// Drained by the runtime after each update.
+    pub effects: Vec<Effect>,
 }
 
 impl App {
@@ -119,11 +176,147 @@ impl App {
             readonly: config.readonly,
             demo: false,
             quit: false,
+            registries: config
+                .registries
+                .iter()
+                .map(|r| RegistryView {
+                    cfg: r.clone(),
+                    url: redact_url(&r.url),
+                    models: r
+                        .models
+                        .iter()
+                        .map(|m| ModelEntry {
+                            name: m.clone(),
+                            state: None,
+                            error: None,
+                            updated_at: None,
+                        })
+                        .collect(),
+                    last_ok: None,
+                    error: None,
+                })
+                .collect(),
+            selected_model: 0,
+            commands: CommandLayer::new(
+                if config.readonly {
+                    Access::ReadOnly
+                } else {
+                    Access::ReadWrite
+                },
+                Operator::current(),
+                "console",
+            ),
+            confirm: None,
+            running: Vec::new(),
+            outcome: None,
+            audit_tail: Vec::new(),
+            effects: Vec::new(),
         }
     }
 
     pub fn mode(&self) -> Mode {
-        if self.help { Mode::Help } else { Mode::Normal }
+        if self.confirm.is_some() {
+            Mode::Confirm
+        } else if self.help {
+            Mode::Help
+        } else {
+            Mode::Normal
+        }
+    }
+
+    /// Every watched model as (registry index, model index), in screen order.
+    pub fn model_list(&self) -> Vec<(usize, usize)> {
+        self.registries
+            .iter()
+            .enumerate()
+            .flat_map(|(r, reg)| (0..reg.models.len()).map(move |m| (r, m)))
+            .collect()
+    }
+
+    pub fn selected(&self) -> Option<(&RegistryView, &ModelEntry)> {
+        let (r, m) = *self.model_list().get(self.selected_model)?;
+        let reg = &self.registries[r];
+        Some((reg, &reg.models[m]))
+    }
+
+    fn say(&mut self, outcome: Option<Outcome>, text: impl Into<String>) {
+        self.outcome = Some(OutcomeLine {
+            outcome,
+            text: clean(&text.into(), 300),
+        });
+    }
+
+    fn audit(&mut self, record: AuditRecord) {
+        self.effects.push(Effect::Audit(Box::new(record)));
+    }
+
+    /// Promote or roll back the selected model, through the command layer.
+    fn command(&mut self, promote: bool) {
+        if self.view != View::Registry {
+            self.view = View::Registry;
+        }
+        let Some((r, _)) = self.model_list().get(self.selected_model).copied() else {
+            self.say(
+                None,
+                "no model selected: configure a [registry.NAME] with models",
+            );
+            return;
+        };
+        let Some((reg, entry)) = self.selected() else {
+            return;
+        };
+        let Some(state) = entry.state.clone() else {
+            let why = entry.error.clone().unwrap_or_else(|| "not read yet".into());
+            let name = entry.name.clone();
+            self.say(
+                None,
+                format!("{name}: registry state unknown ({why}): nothing to act on"),
+            );
+            return;
+        };
+        let cfg = reg.cfg.clone();
+        let base = reg.cfg.url.clone();
+        let describe = move |m: &AliasMove| describe_move(&base, m);
+        let built = if promote {
+            crate::commands::promote_request(&cfg, r, &state, &describe)
+        } else {
+            crate::commands::rollback_request(&cfg, r, &state, &describe)
+        };
+        let req = match built {
+            Ok(req) => req,
+            Err(why) => return self.say(None, why),
+        };
+        match self.commands.request(req) {
+            Requested::Refused { reason, record } => {
+                self.say(Some(Outcome::Refused), format!("refused: {reason}"));
+                self.audit(*record);
+            }
+            Requested::Busy(why) => self.say(None, why),
+            Requested::Confirm(c) => self.confirm = Some(*c),
+        }
+    }
+
+    fn confirm_yes(&mut self) {
+        let Some(c) = self.confirm.take() else { return };
+        match self.commands.confirm(c) {
+            Confirmed::Again(c) => self.confirm = Some(c),
+            Confirmed::Send(c) => {
+                self.say(None, format!("sending: {}", c.request.effect));
+                self.running.push(c.clone());
+                self.effects.push(Effect::Execute(Box::new(c)));
+            }
+        }
+    }
+
+    fn confirm_no(&mut self) {
+        if let Some(c) = self.confirm.take() {
+            let record = self.commands.cancel(&c);
+            self.say(
+                Some(Outcome::Cancelled),
+                format!("cancelled: {}", c.request.effect),
+            );
+            self.audit(record);
+        }
     }
 
     pub fn current_service(&self) -> Option<&ServiceState> {
@@ -157,6 +350,20 @@ impl App {
             Action::Overview => self.view = View::Overview,
             Action::OpenLayer(l) => self.view = View::Layer(l),
             Action::OpenAlerts => self.view = View::Alerts,
+            Action::OpenRegistry => self.view = View::Registry,
+            Action::OpenAudit => self.view = View::Audit,
+            Action::NextModel | Action::PrevModel => {
+                let n = self.model_list().len();
+                if n < 2 {
+                    return false;
+                }
+                let by = if a == Action::NextModel { 1 } else { n - 1 };
+                self.selected_model = (self.selected_model + by) % n;
+            }
+            Action::Promote => self.command(true),
+            Action::Rollback => self.command(false),
+            Action::ConfirmYes => self.confirm_yes(),
+            Action::ConfirmNo => self.confirm_no(),
             Action::NextService | Action::PrevService => {
                 let n = self.services.len();
                 if n < 2 {
@@ -173,6 +380,40 @@ impl App {
         self.sources
             .iter()
             .any(|s| s.last_ok.is_some() || s.error.is_some())
+            || self.registries.iter().any(|r| r.last_ok.is_some())
+    }
+
+    fn set_model(
+        &mut self,
+        registry: usize,
+        state: Result<ModelState, String>,
+        name: &str,
+        at: f64,
+    ) {
+        let Some(reg) = self.registries.get_mut(registry) else {
+            return;
+        };
+        let idx = match reg.models.iter().position(|m| m.name == name) {
+            Some(i) => i,
+            None => {
+                reg.models.push(ModelEntry {
+                    name: clean(name, 120),
+                    state: None,
+                    error: None,
+                    updated_at: None,
+                });
+                reg.models.len() - 1
+            }
+        };
+        let e = &mut reg.models[idx];
+        match state {
+            Ok(s) => {
+                e.state = Some(s);
+                e.error = None;
+                e.updated_at = Some(at);
+            }
+            Err(err) => e.error = Some(clean(&err, 200)),
+        }
     }
 
     fn apply_source(&mut self, ev: SourceEvent, now: f64) {
@@ -208,6 +449,65 @@ impl App {
                     }
                 }
             }
+            SourceEvent::Registry {
+                registry,
+                at,
+                result,
+            } => match result {
+                Ok(models) => {
+                    if let Some(r) = self.registries.get_mut(registry) {
+                        r.last_ok = Some(at);
+                        r.error = None;
+                    }
+                    for (name, state) in models {
+                        self.set_model(registry, state, &name, at);
+                    }
+                }
+                Err(e) => {
+                    if let Some(r) = self.registries.get_mut(registry) {
+                        r.error = Some(clean(&e, 200));
+                        for m in &mut r.models {
+                            m.error = Some(clean(&e, 200));
+                        }
+                    }
+                }
+            },
+            SourceEvent::CommandDone {
+                target,
+                outcome,
+                detail,
+                registry,
+                model,
+            } => {
+                if let Some(i) = self.running.iter().position(|c| c.request.target == target) {
+                    let c = self.running.remove(i);
+                    let record = self.commands.finish(&c, outcome, &detail);
+                    let text = match outcome {
+                        Outcome::Succeeded => format!("done: {}", c.request.effect),
+                        Outcome::Unknown => format!(
+                            "OUTCOME UNKNOWN: {detail} — the registry was re-read; check the aliases below before trying again"
+                        ),
+                        _ => format!("{} failed: {detail}", c.request.command),
+                    };
+                    self.say(Some(outcome), text);
+                    self.audit(record);
+                }
+                if let Some(m) = model {
+                    let name = m.name.clone();
+                    self.set_model(registry, Ok(m), &name, now);
+                }
+            }
+            SourceEvent::Audited { result } => match result {
+                Ok(r) => {
+                    self.audit_tail.push(*r);
+                    let excess = self.audit_tail.len().saturating_sub(200);
+                    self.audit_tail.drain(..excess);
+                }
+                Err(e) => self.say(
+                    Some(Outcome::Failed),
+                    format!("AUDIT LOG WRITE FAILED: {e}"),
+                ),
+            },
             SourceEvent::Alerts {
                 source,
                 at: _,
@@ -260,6 +560,20 @@ impl App {
     }
 }
 
+/// The request line of one alias move, for the confirmation dialog.
+pub fn describe_move(base: &url::Url, m: &AliasMove) -> String {
+    let path = format!(
+        "{}/api/2.0/mlflow/registered-models/alias",
+        base.path().trim_end_matches('/')
+    );
+    match m {
+        AliasMove::Set { alias, version } => {
+            format!("POST {path} {{alias: {alias}, version: \"{version}\"}}")
+        }
+        AliasMove::Delete { alias } => format!("DELETE {path} {{alias: {alias}}}"),
+    }
+}
+
 /// A URL fit to show: no user-info (passwords), no query string.
 pub fn redact_url(u: &url::Url) -> String {
     let mut u = u.clone();
@@ -290,10 +604,10 @@ mod tests {
         assert_eq!(a.view, View::Layer(Layer::System));
         a.update(key(KeyCode::Char('4')), 0.0);
         assert_eq!(a.view, View::Layer(Layer::Business));
-        a.update(key(KeyCode::Tab), 0.0);
-        assert_eq!(a.view, View::Alerts);
-        a.update(key(KeyCode::Tab), 0.0);
-        assert_eq!(a.view, View::Overview);
+        for want in [View::Registry, View::Alerts, View::Audit, View::Overview] {
+            a.update(key(KeyCode::Tab), 0.0);
+            assert_eq!(a.view, want);
+        }
     }
 
     #[test]

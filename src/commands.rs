@@ -91,6 +91,7 @@ impl Confirmation {
     }
 }
 
+#[derive(Debug)]
 pub struct CommandLayer {
     access: Access,
     /// Targets with a command being confirmed or running.

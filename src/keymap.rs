@@ -17,6 +17,14 @@ pub enum Action {
     OpenAlerts,
     NextService,
     PrevService,
+    OpenRegistry,
+    OpenAudit,
+    NextModel,
+    PrevModel,
+    Promote,
+    Rollback,
+    ConfirmYes,
+    ConfirmNo,
 }
 
 /// Which keys apply: the help overlay swallows everything but its own keys.
@@ -24,6 +32,8 @@ pub enum Action {
 pub enum Mode {
     Normal,
     Help,
+    /// A confirmation is on screen: only yes / no (and Ctrl-C) do anything.
+    Confirm,
 }
 
 pub struct Binding {
@@ -87,7 +97,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::Tab, N)],
         label: "Tab",
         action: Action::NextView,
-        description: "Next view (overview → layers → alerts)",
+        description: "Next view (overview → layers → registry → alerts → audit)",
         hint: Some("Tab view"),
     },
     Binding {
@@ -124,6 +134,74 @@ pub const KEYMAP: &[Binding] = &[
         label: "S ←",
         action: Action::PrevService,
         description: "Previous service",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('m'), N)],
+        label: "m",
+        action: Action::OpenRegistry,
+        description: "Registry: champion vs challenger, the validation gate, versions",
+        hint: Some("m models"),
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('j'), N), (KeyCode::Down, N)],
+        label: "j ↓",
+        action: Action::NextModel,
+        description: "Next model (registry view)",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('k'), N), (KeyCode::Up, N)],
+        label: "k ↑",
+        action: Action::PrevModel,
+        description: "Previous model (registry view)",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('P'), S), (KeyCode::Char('P'), N)],
+        label: "P",
+        action: Action::Promote,
+        description: "Promote the selected model's challenger to champion (asks first)",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('R'), S), (KeyCode::Char('R'), N)],
+        label: "R",
+        action: Action::Rollback,
+        description: "Roll the champion back to the recorded previous champion (asks first)",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('L'), S), (KeyCode::Char('L'), N)],
+        label: "L",
+        action: Action::OpenAudit,
+        description: "Audit log: the latest commands, who ran them and how they ended",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Confirm,
+        keys: &[(KeyCode::Enter, N), (KeyCode::Char('y'), N)],
+        label: "Enter y",
+        action: Action::ConfirmYes,
+        description: "Confirm the command shown",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Confirm,
+        keys: &[
+            (KeyCode::Esc, N),
+            (KeyCode::Char('n'), N),
+            (KeyCode::Char('q'), N),
+        ],
+        label: "Esc n",
+        action: Action::ConfirmNo,
+        description: "Cancel: send nothing",
         hint: None,
     },
     Binding {
@@ -195,7 +273,7 @@ mod tests {
 
     #[test]
     fn every_key_maps_to_one_action_per_mode() {
-        for mode in [Mode::Normal, Mode::Help] {
+        for mode in [Mode::Normal, Mode::Help, Mode::Confirm] {
             let mut seen = std::collections::HashSet::new();
             for b in KEYMAP.iter().filter(|b| b.mode == mode) {
                 for k in b.keys {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod keymap;
+pub mod runtime;
 pub mod sanitize;
 pub mod sources;
 pub mod status;

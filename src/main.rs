@@ -214,6 +214,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     };
     let (tx, rx) = mpsc::channel(256);
     let tasks = TaskTracker::new();
+    let runtime = mltop::runtime::Runtime::new(&cfg, tx.clone());
     if let Err(e) = sources::spawn_all(&cfg, tx, &cancel, &tasks) {
         eprintln!("mltop: {e}");
         return Ok(ExitCode::from(EXIT_CONFIG));
@@ -221,7 +222,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let mut app = App::new(&cfg);
     app.demo = demo_handle.is_some();
     debug_panic_hook();
-    let exit = tui::run(app, theme, rx, cancel.clone()).await?;
+    let exit = tui::run(app, theme, rx, runtime, cancel.clone()).await?;
     cancel.cancel();
     tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;

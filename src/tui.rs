@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Msg};
+use crate::runtime::Runtime;
 use crate::sources::{SourceEvent, unix_now};
 use crate::ui::{self, Theme};
 
@@ -69,6 +70,13 @@ fn enter() -> Result<Terminal<CrosstermBackend<Stdout>>> {
     Terminal::new(CrosstermBackend::new(stdout())).wrap_err("setting up the terminal")
 }
 
+/// The signals that end the console: SIGTERM, SIGHUP (a dropped SSH link), SIGINT.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
 /// Why the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -83,20 +91,29 @@ pub async fn run(
     mut app: App,
     theme: Theme,
     mut rx: mpsc::Receiver<SourceEvent>,
+    runtime: Runtime,
     cancel: CancellationToken,
 ) -> Result<Exit> {
-    let mut sigterm = signal(SignalKind::terminate()).wrap_err("listening for SIGTERM")?;
-    let mut sighup = signal(SignalKind::hangup()).wrap_err("listening for SIGHUP")?;
-    let mut sigint = signal(SignalKind::interrupt()).wrap_err("listening for SIGINT")?;
+    // The latest audit records, for the audit view (read once, off the async threads).
+    if let Some(log) = runtime.audit_log().cloned()
+        && let Ok(Ok((records, _))) = tokio::task::spawn_blocking(move || log.read()).await
+    {
+        let skip = records.len().saturating_sub(200);
+        app.audit_tail = records.into_iter().skip(skip).collect();
+    }
+    let mut signals = Signals {
+        term: signal(SignalKind::terminate()).wrap_err("listening for SIGTERM")?,
+        hup: signal(SignalKind::hangup()).wrap_err("listening for SIGHUP")?,
+        int: signal(SignalKind::interrupt()).wrap_err("listening for SIGINT")?,
+    };
     let mut terminal = enter()?;
     let result = event_loop(
+        &runtime,
         &mut app,
         &theme,
         &mut terminal,
         &mut rx,
-        &mut sigterm,
-        &mut sighup,
-        &mut sigint,
+        &mut signals,
     )
     .await;
     cancel.cancel();
@@ -105,13 +122,12 @@ pub async fn run(
 }
 
 async fn event_loop(
+    runtime: &Runtime,
     app: &mut App,
     theme: &Theme,
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     rx: &mut mpsc::Receiver<SourceEvent>,
-    sigterm: &mut tokio::signal::unix::Signal,
-    sighup: &mut tokio::signal::unix::Signal,
-    sigint: &mut tokio::signal::unix::Signal,
+    signals: &mut Signals,
 ) -> Result<Exit> {
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -132,11 +148,14 @@ async fn event_loop(
             },
             Some(ev) = rx.recv() => Msg::Source(ev),
             _ = tick.tick() => Msg::Tick,
-            _ = sigterm.recv() => return Ok(Exit::Signal(15)),
-            _ = sighup.recv() => return Ok(Exit::Signal(1)),
-            _ = sigint.recv() => return Ok(Exit::Signal(2)),
+            _ = signals.term.recv() => return Ok(Exit::Signal(15)),
+            _ = signals.hup.recv() => return Ok(Exit::Signal(1)),
+            _ = signals.int.recv() => return Ok(Exit::Signal(2)),
         };
         dirty |= app.update(msg, unix_now());
+        for effect in app.effects.drain(..) {
+            runtime.handle(effect);
+        }
         if app.quit {
             return Ok(Exit::Quit);
         }

@@ -16,6 +16,7 @@
 //! `recs_clicks_total`, `recs_conversions_total`, `recs_revenue_euros_total`,
 //! `fraud_transactions_total`, `fraud_flagged_total`, `fraud_blocked_amount_euros_total`.
 
+pub mod registry;
 pub mod rng;
 pub mod script;
 mod server;

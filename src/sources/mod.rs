@@ -6,6 +6,7 @@ pub mod exposition;
 pub mod http;
 pub mod mlflow;
 pub mod prometheus;
+pub mod registry;
 pub mod scrape;
 
 use std::time::Duration;
@@ -33,6 +34,24 @@ pub enum SourceEvent {
         source: usize,
         at: f64,
         reason: String,
+    },
+    /// One read of a registry's watched models (`Err`: the registry is unreachable).
+    Registry {
+        registry: usize,
+        at: f64,
+        result: Result<registry::ModelReads, String>,
+    },
+    /// A confirmed command ended (sent by the executor), with the model as re-read after it.
+    CommandDone {
+        target: String,
+        outcome: crate::audit::Outcome,
+        detail: String,
+        registry: usize,
+        model: Option<crate::domain::registry::ModelState>,
+    },
+    /// An audit record was appended (or could not be).
+    Audited {
+        result: Result<Box<crate::audit::AuditRecord>, String>,
     },
     /// Alerts read from a Prometheus source.
     Alerts {
@@ -304,6 +323,14 @@ pub fn spawn_all(
         if src.has_panels() {
             tasks.spawn(run(src, tx.clone(), cancel.child_token()));
         }
+    }
+    for (i, r) in config.registries.iter().enumerate() {
+        tasks.spawn(registry::run(
+            i,
+            r.clone(),
+            tx.clone(),
+            cancel.child_token(),
+        ));
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! age labels) and draws into the frame. Nothing here performs I/O or changes state.
 
 pub mod format;
+mod registry;
 pub mod theme;
 mod views;
 
@@ -31,13 +32,16 @@ pub fn render(frame: &mut Frame, app: &App, theme: &Theme, now: f64) {
     match app.view {
         View::Overview => views::overview(frame, body, app, theme, now),
         View::Layer(l) => views::layer_detail(frame, body, app, l, theme, now),
+        View::Registry => registry::registry(frame, body, app, theme, now),
         View::Alerts => views::alerts(frame, body, app, theme, now),
+        View::Audit => registry::audit(frame, body, app, theme),
     }
     render_alert_line(frame, alerts, app, theme);
     render_footer(frame, footer, theme);
     if app.help {
         render_help(frame, area, theme);
     }
+    registry::confirmation(frame, area, app, theme);
 }
 
 fn clock(now: f64) -> String {

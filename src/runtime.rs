@@ -1,0 +1,111 @@
+//! Carries out the effects `App::update` asks for — sending a confirmed command, appending an
+//! audit record — as tasks that report back over the same channel as the sources, so the
+//! screen never waits on them.
+
+use tokio::sync::mpsc;
+
+use crate::app::Effect;
+use crate::audit::{AuditLog, Outcome};
+use crate::commands::CommandAction;
+use crate::config::{Config, RegistryConfig};
+use crate::sources::SourceEvent;
+use crate::sources::mlflow::MlflowClient;
+use crate::sources::registry;
+
+pub struct Runtime {
+    registries: Vec<(RegistryConfig, Result<MlflowClient, String>)>,
+    audit: Option<AuditLog>,
+    tx: mpsc::Sender<SourceEvent>,
+}
+
+impl Runtime {
+    pub fn new(config: &Config, tx: mpsc::Sender<SourceEvent>) -> Runtime {
+        Runtime {
+            registries: config
+                .registries
+                .iter()
+                .map(|r| (r.clone(), registry::client(r)))
+                .collect(),
+            audit: config
+                .audit_log
+                .clone()
+                .or_else(AuditLog::default_path)
+                .map(AuditLog::new),
+            tx,
+        }
+    }
+
+    pub fn audit_log(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+
+    pub fn handle(&self, effect: Effect) {
+        match effect {
+            Effect::Audit(record) => {
+                let tx = self.tx.clone();
+                let log = self.audit.clone();
+                tokio::spawn(async move {
+                    let result = match log {
+                        None => {
+                            Err("no audit log path (no home directory; set MLTOP_AUDIT_LOG)".into())
+                        }
+                        Some(log) => tokio::task::spawn_blocking(move || {
+                            log.append(&record)
+                                .map(|_| record)
+                                .map_err(|e| format!("{}: {e}", log.path().display()))
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(format!("audit task failed: {e}"))),
+                    };
+                    let _ = tx.send(SourceEvent::Audited { result }).await;
+                });
+            }
+            Effect::Execute(c) => {
+                let CommandAction::Aliases { registry, plan } = c.request.action.clone();
+                let target = c.request.target.clone();
+                let tx = self.tx.clone();
+                let entry = self.registries.get(registry).cloned();
+                tokio::spawn(async move {
+                    let (outcome, detail, model) = match entry {
+                        Some((cfg, Ok(client))) => {
+                            let (outcome, mut detail) = registry::execute(&client, &plan).await;
+                            // Always re-read: the screen must show what is true now, and an
+                            // unknown outcome is resolved by looking, never by retrying.
+                            let model = match registry::reread(&client, &cfg, &plan.model).await {
+                                Ok(m) => {
+                                    if outcome == Outcome::Unknown {
+                                        let champ = m
+                                            .alias(&cfg.aliases.champion)
+                                            .map(|v| format!("v{v}"))
+                                            .unwrap_or_else(|| "unset".into());
+                                        detail.push_str(&format!(
+                                            " · re-read: {} is now {champ}",
+                                            cfg.aliases.champion
+                                        ));
+                                    }
+                                    Some(m)
+                                }
+                                Err(e) => {
+                                    detail.push_str(&format!(" · re-read failed: {e}"));
+                                    None
+                                }
+                            };
+                            (outcome, detail, model)
+                        }
+                        Some((_, Err(e))) => (Outcome::Failed, e, None),
+                        None => (Outcome::Failed, "no such registry".into(), None),
+                    };
+                    let _ = tx
+                        .send(SourceEvent::CommandDone {
+                            target,
+                            outcome,
+                            detail,
+                            registry,
+                            model,
+                        })
+                        .await;
+                });
+            }
+        }
+    }
+}
