@@ -62,6 +62,45 @@ enum Command {
         #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
         wait: Duration,
     },
+    /// Promote a model's challenger to champion (through the command layer and audit log).
+    Promote {
+        model: String,
+        /// The [registry.NAME] to use when several are configured.
+        #[arg(long)]
+        registry: Option<String>,
+        /// Confirm without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Second confirmation: promote even though the challenger fails the validation gate.
+        #[arg(long)]
+        override_gate: bool,
+    },
+    /// Move a model's champion back to the recorded previous champion.
+    Rollback {
+        model: String,
+        #[arg(long)]
+        registry: Option<String>,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print the validation gate's verdict for a model: exit 0 pass, 1 fail, 2 error.
+    Gate {
+        model: String,
+        #[arg(long)]
+        registry: Option<String>,
+    },
+    /// Print the audit log (oldest first).
+    Audit {
+        /// Only records whose target contains this text.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only records since this time: RFC 3339 or a duration ago ("2h").
+        #[arg(long)]
+        since: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the simulated production headless (for other consoles or a real Prometheus).
     Demo {
         /// Write a config pointing at the running demo to FILE.
@@ -195,6 +234,83 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(1)
             });
         }
+        Some(Command::Promote {
+            model,
+            registry,
+            yes,
+            override_gate,
+        }) => {
+            let mut stdin = std::io::stdin().lock();
+            let answers = if *yes {
+                mltop::cli::Answers::Flags {
+                    yes: true,
+                    override_gate: *override_gate,
+                }
+            } else {
+                mltop::cli::Answers::Ask(&mut stdin)
+            };
+            let code = mltop::cli::change(
+                &cfg,
+                true,
+                model,
+                registry.as_deref(),
+                answers,
+                &mut std::io::stdout(),
+            )
+            .await;
+            return Ok(ExitCode::from(code as u8));
+        }
+        Some(Command::Rollback {
+            model,
+            registry,
+            yes,
+        }) => {
+            let mut stdin = std::io::stdin().lock();
+            let answers = if *yes {
+                mltop::cli::Answers::Flags {
+                    yes: true,
+                    override_gate: false,
+                }
+            } else {
+                mltop::cli::Answers::Ask(&mut stdin)
+            };
+            let code = mltop::cli::change(
+                &cfg,
+                false,
+                model,
+                registry.as_deref(),
+                answers,
+                &mut std::io::stdout(),
+            )
+            .await;
+            return Ok(ExitCode::from(code as u8));
+        }
+        Some(Command::Gate { model, registry }) => {
+            let code =
+                mltop::cli::gate(&cfg, model, registry.as_deref(), &mut std::io::stdout()).await;
+            return Ok(ExitCode::from(code as u8));
+        }
+        Some(Command::Audit {
+            target,
+            since,
+            json,
+        }) => {
+            let since = match since.as_deref().map(parse_since).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("mltop: {e}");
+                    return Ok(ExitCode::from(EXIT_CONFIG));
+                }
+            };
+            let code = mltop::cli::audit(
+                &cfg,
+                target.as_deref(),
+                since,
+                *json,
+                &mut std::io::stdout(),
+            );
+            return Ok(ExitCode::from(code as u8));
+        }
         Some(Command::Status { json: _, wait }) => {
             let report = match status::snapshot(&cfg, *wait).await {
                 Ok(r) => r,
@@ -244,6 +360,17 @@ fn debug_panic_hook() {
             panic!("deliberate panic requested by MLTOP_DEBUG_PANIC_AFTER");
         });
     }
+}
+
+/// `--since`: RFC 3339, or a duration ago ("2h").
+fn parse_since(s: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(s)
+        .or_else(|_| humantime::parse_duration(s).map(|d| std::time::SystemTime::now() - d))
+        .map_err(|_| {
+            format!(
+                "--since `{s}`: give an RFC 3339 time (2026-12-04T10:00:00Z) or a duration (2h)"
+            )
+        })
 }
 
 fn init(cli: &Cli, force: bool) -> Result<ExitCode> {

@@ -1,0 +1,332 @@
+//! The command-line twins of the console's commands, for scripts and runbooks:
+//! `mltop promote|rollback MODEL`, `mltop gate MODEL`, `mltop audit`. They go through the same
+//! command layer (guard, confirmation, audit) and the same adapter as the console.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::time::SystemTime;
+
+use crate::audit::{AuditLog, Operator, Outcome};
+use crate::commands::{Access, CommandAction, CommandLayer, Confirmed, Requested};
+use crate::config::{Config, RegistryConfig};
+use crate::domain::registry::ModelState;
+use crate::sources::registry;
+
+/// Exit codes shared by the command twins.
+pub const EXIT_DONE: i32 = 0;
+/// Refused, cancelled, failed — or, for `gate`, the challenger fails.
+pub const EXIT_NOT_DONE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+/// No answer in time: the change may or may not have happened (the state was re-read).
+pub const EXIT_UNKNOWN: i32 = 3;
+
+/// Which registry holds `model`: `--registry`, else the only one, else the one listing it.
+pub fn find_registry<'a>(
+    cfg: &'a Config,
+    model: &str,
+    name: Option<&str>,
+) -> Result<(usize, &'a RegistryConfig), String> {
+    if let Some(n) = name {
+        return cfg
+            .registries
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name == n)
+            .ok_or_else(|| format!("no registry named `{n}` in the config"));
+    }
+    match cfg.registries.as_slice() {
+        [] => Err("no [registry.NAME] in the config".into()),
+        [one] => Ok((0, one)),
+        many => many
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.models.iter().any(|m| m == model))
+            .ok_or_else(|| format!("several registries are configured; say which with --registry (none lists `{model}`)")),
+    }
+}
+
+async fn read_model(reg: &RegistryConfig, model: &str) -> Result<ModelState, String> {
+    let client = registry::client(reg)?;
+    client
+        .model_state(model, reg.history, &mut HashMap::new())
+        .await
+        .map_err(|e| format!("reading {model} from {}: {e}", reg.name))
+}
+
+/// `mltop gate MODEL`: print the verdict; 0 pass, 1 fail, 2 error.
+pub async fn gate(cfg: &Config, model: &str, name: Option<&str>, out: &mut impl Write) -> i32 {
+    let (_, reg) = match find_registry(cfg, model, name) {
+        Ok(r) => r,
+        Err(e) => return fail(out, &e, EXIT_USAGE),
+    };
+    let Some(spec) = reg.gate_for(model) else {
+        return fail(
+            out,
+            &format!("no gate configured for {model} in registry `{}`", reg.name),
+            EXIT_USAGE,
+        );
+    };
+    let state = match read_model(reg, model).await {
+        Ok(s) => s,
+        Err(e) => return fail(out, &e, EXIT_USAGE),
+    };
+    let Some(v) = state.gate(&reg.aliases, spec) else {
+        return fail(
+            out,
+            &format!(
+                "{model} has no `{}` alias: nothing to judge",
+                reg.aliases.challenger
+            ),
+            EXIT_NOT_DONE,
+        );
+    };
+    let _ = writeln!(out, "{model}: {}", v.summary(spec));
+    for r in &v.reasons {
+        let _ = writeln!(out, "  {r}");
+    }
+    if v.passed { EXIT_DONE } else { EXIT_NOT_DONE }
+}
+
+fn fail(out: &mut impl Write, msg: &str, code: i32) -> i32 {
+    let _ = writeln!(out, "mltop: {msg}");
+    code
+}
+
+/// How the operator answers confirmations.
+pub enum Answers<'a> {
+    /// `--yes` (and `--override-gate` for the second confirmation).
+    Flags { yes: bool, override_gate: bool },
+    /// Ask on this input.
+    Ask(&'a mut dyn BufRead),
+}
+
+fn ask(input: &mut dyn BufRead, out: &mut impl Write, prompt: &str, expect: &str) -> bool {
+    let _ = write!(out, "{prompt}");
+    let _ = out.flush();
+    let mut line = String::new();
+    input.read_line(&mut line).is_ok() && line.trim() == expect
+}
+
+/// `mltop promote MODEL` / `mltop rollback MODEL`.
+pub async fn change(
+    cfg: &Config,
+    promote: bool,
+    model: &str,
+    name: Option<&str>,
+    mut answers: Answers<'_>,
+    out: &mut impl Write,
+) -> i32 {
+    let (index, reg) = match find_registry(cfg, model, name) {
+        Ok(r) => r,
+        Err(e) => return fail(out, &e, EXIT_USAGE),
+    };
+    let Some(log) = cfg
+        .audit_log
+        .clone()
+        .or_else(AuditLog::default_path)
+        .map(AuditLog::new)
+    else {
+        return fail(
+            out,
+            "no audit log path (no home directory): set MLTOP_AUDIT_LOG",
+            EXIT_USAGE,
+        );
+    };
+    let access = if cfg.readonly {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    let mut layer = CommandLayer::new(access, Operator::current(), "cli");
+    // The guard speaks before anything is read or built.
+    if let Err(reason) = layer.guard() {
+        let verb = if promote { "promote" } else { "rollback" };
+        let _ = writeln!(out, "refused: {reason}");
+        let record = crate::audit::AuditRecord {
+            time: crate::audit::now_rfc3339(),
+            user: Operator::current().user,
+            ssh_client: Operator::current().ssh_client,
+            host: Operator::current().host,
+            environment: reg.environment.clone(),
+            command: verb.into(),
+            target: format!("{model}@{}", reg.name),
+            effect: String::new(),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+            outcome: Outcome::Refused,
+            detail: reason,
+            gate_override: false,
+            via: "cli".into(),
+        };
+        return match log.append(&record) {
+            Ok(()) => EXIT_NOT_DONE,
+            Err(e) => fail(out, &format!("AUDIT LOG WRITE FAILED: {e}"), EXIT_NOT_DONE),
+        };
+    }
+    let state = match read_model(reg, model).await {
+        Ok(s) => s,
+        Err(e) => return fail(out, &e, EXIT_NOT_DONE),
+    };
+    let client = match registry::client(reg) {
+        Ok(c) => c,
+        Err(e) => return fail(out, &e, EXIT_USAGE),
+    };
+    let describe = |m: &crate::domain::registry::AliasMove| client.describe(m);
+    let built = if promote {
+        crate::commands::promote_request(reg, index, &state, &describe)
+    } else {
+        crate::commands::rollback_request(reg, index, &state, &describe)
+    };
+    let req = match built {
+        Ok(r) => r,
+        Err(e) => return fail(out, &e, EXIT_NOT_DONE),
+    };
+    let Requested::Confirm(c) = layer.request(req) else {
+        return fail(out, "the command layer refused the command", EXIT_NOT_DONE);
+    };
+    let mut c = *c;
+    let _ = writeln!(
+        out,
+        "{}\nenvironment {} · target {}",
+        c.request.effect, c.request.environment, c.request.target
+    );
+    for r in &c.request.requests {
+        let _ = writeln!(out, "  {r}");
+    }
+    let append = |record: crate::audit::AuditRecord, out: &mut dyn Write| {
+        if let Err(e) = log.append(&record) {
+            let _ = writeln!(
+                out,
+                "mltop: AUDIT LOG WRITE FAILED ({}): {e}",
+                log.path().display()
+            );
+        }
+    };
+    if let Some(w) = &c.request.warning {
+        let _ = writeln!(out, "⚠ {w}");
+    }
+    loop {
+        let yes = match &mut answers {
+            Answers::Flags { yes, override_gate } => {
+                if c.step == 1 {
+                    *yes
+                } else {
+                    *override_gate
+                }
+            }
+            Answers::Ask(input) => {
+                if c.step == 1 {
+                    ask(
+                        *input,
+                        out,
+                        &format!("type the model name ({model}) to confirm: "),
+                        model,
+                    )
+                } else {
+                    ask(
+                        *input,
+                        out,
+                        "type `override` to promote DESPITE the failed gate: ",
+                        "override",
+                    )
+                }
+            }
+        };
+        if !yes {
+            let why = if c.step == 2 {
+                "the challenger fails the gate: confirm again with --override-gate (or type `override`) to promote anyway"
+            } else {
+                "not confirmed (pass --yes, or type the model name)"
+            };
+            let record = layer.cancel(&c);
+            append(record, out);
+            return fail(out, &format!("cancelled: {why}"), EXIT_NOT_DONE);
+        }
+        match layer.confirm(c) {
+            Confirmed::Again(next) => c = next,
+            Confirmed::Send(send) => {
+                c = send;
+                break;
+            }
+        }
+    }
+    let CommandAction::Aliases { plan, .. } = c.request.action.clone();
+    let (outcome, mut detail) = registry::execute(&client, &plan).await;
+    match registry::reread(&client, reg, model).await {
+        Ok(m) => {
+            let champ = m.alias(&reg.aliases.champion).unwrap_or("unset");
+            detail.push_str(&format!(" · now {} = v{champ}", reg.aliases.champion));
+        }
+        Err(e) => detail.push_str(&format!(" · re-read failed: {e}")),
+    }
+    let record = layer.finish(&c, outcome, &detail);
+    append(record, out);
+    let _ = writeln!(out, "{}: {detail}", outcome.word());
+    match outcome {
+        Outcome::Succeeded => EXIT_DONE,
+        Outcome::Unknown => EXIT_UNKNOWN,
+        _ => EXIT_NOT_DONE,
+    }
+}
+
+/// `mltop audit`: print records, oldest first, filtered by target and time.
+pub fn audit(
+    cfg: &Config,
+    target: Option<&str>,
+    since: Option<SystemTime>,
+    json: bool,
+    out: &mut impl Write,
+) -> i32 {
+    let Some(log) = cfg
+        .audit_log
+        .clone()
+        .or_else(AuditLog::default_path)
+        .map(AuditLog::new)
+    else {
+        return fail(out, "no audit log path: set MLTOP_AUDIT_LOG", EXIT_USAGE);
+    };
+    let (records, bad) = match log.read() {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                out,
+                &format!("reading {}: {e}", log.path().display()),
+                EXIT_USAGE,
+            );
+        }
+    };
+    for r in crate::audit::filter(&records, target, since) {
+        if json {
+            let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            let from = r
+                .ssh_client
+                .as_ref()
+                .map(|c| format!(" via ssh {c}"))
+                .unwrap_or_default();
+            let over = if r.gate_override {
+                " GATE OVERRIDE"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "{} {:<9} {} {} by {}@{}{from} ({}, {}){over}: {} {}",
+                r.time,
+                r.outcome.word(),
+                r.command,
+                r.target,
+                r.user,
+                r.host,
+                r.environment,
+                r.via,
+                r.effect,
+                r.detail
+            );
+        }
+    }
+    for b in &bad {
+        let _ = writeln!(out, "mltop: unreadable audit line: {b}");
+    }
+    EXIT_DONE
+}
