@@ -49,6 +49,7 @@ impl Operator {
         let user = ["MLTOP_USER", "USER", "LOGNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .or_else(user_from_passwd)
             .unwrap_or_else(|| "unknown".into());
         let ssh_client = std::env::var("SSH_CONNECTION").ok().and_then(|s| {
             let mut it = s.split_whitespace();
@@ -66,6 +67,23 @@ impl Operator {
             host,
         }
     }
+}
+
+/// The login name of this process's user, from /etc/passwd (when USER is not set, as under
+/// cron or some service managers).
+fn user_from_passwd() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+    })
 }
 
 /// One line of the audit log.

@@ -214,7 +214,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             cancel.clone(),
         )
         .await?;
-        let text = demo::config_toml(&handle.metrics_url);
+        let registry =
+            demo::registry::serve(demo::registry::Registry::demo(), cancel.clone()).await?;
+        let text = demo::config_toml(&handle.metrics_url)
+            + &demo::registry_toml(&format!("http://{registry}"));
         let cfg =
             Config::parse(&text, "<demo config>").map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
         (cfg, Some(handle))
@@ -405,9 +408,13 @@ async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result
         cancel.clone(),
     )
     .await?;
+    let registry = demo::registry::serve(demo::registry::Registry::demo(), cancel.clone()).await?;
     println!("demo model server: {}", handle.metrics_url);
+    println!("demo registry (MLflow API): http://{registry}");
     if let Some(path) = write_config {
-        std::fs::write(&path, demo::config_toml(&handle.metrics_url))
+        let text = demo::config_toml(&handle.metrics_url)
+            + &demo::registry_toml(&format!("http://{registry}"));
+        std::fs::write(&path, text)
             .wrap_err_with(|| format!("writing the demo config to {}", path.display()))?;
         println!(
             "config written to {} (run: mltop --config {})",

@@ -79,3 +79,23 @@ scale = 3600.0
 "#
     )
 }
+
+/// The registry part of the demo config, for a demo registry simulator at `registry_url`.
+pub fn registry_toml(registry_url: &str) -> String {
+    format!(
+        r#"
+# The demo's model registry: a simulator that answers in MLflow's own JSON.
+[registry.demo-mlflow]
+kind = "mlflow"
+url = "{registry_url}"
+interval = "3s"
+timeout = "2s"
+environment = "demo"
+models = ["recsys-ranker", "fraud-detector"]
+gate = {{ metric = "ndcg_at_10", greater_is_better = true, min_relative_change = 0.01 }}
+
+[registry.demo-mlflow.gates]
+fraud-detector = {{ metric = "auc", greater_is_better = true, min_absolute_change = 0.002 }}
+"#
+    )
+}

@@ -25,7 +25,7 @@ mod world;
 pub use server::{start, start_on};
 
 mod config;
-pub use config::config_toml;
+pub use config::{config_toml, registry_toml};
 pub use world::World;
 
 use std::net::SocketAddr;

@@ -123,7 +123,10 @@ pub async fn execute(client: &MlflowClient, plan: &AliasPlan) -> (Outcome, Strin
             Err(e) => return (Outcome::Failed, format!("{e}{done}")),
         }
     }
-    (Outcome::Succeeded, plan.effect.clone())
+    (
+        Outcome::Succeeded,
+        format!("all {} requests answered OK", plan.moves.len()),
+    )
 }
 
 /// Re-read one model after a command, for the screen and the outcome line.

@@ -34,11 +34,44 @@ pub(crate) fn router(registry: Registry) -> Router {
                 .delete(delete_registered_model_alias),
         )
         .route(&p("runs/get"), get(get_run))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             registry.clone(),
             count_writes,
         ))
+        .fallback(not_found)
         .with_state(registry)
+}
+
+/// Flask's (werkzeug's) HTML pages: routing errors are not API errors and are not JSON.
+fn html(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = format!(
+        "<!doctype html>\n<html lang=en>\n<title>{} {title}</title>\n<h1>{title}</h1>\n<p>{text}</p>\n",
+        status.as_u16()
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        "The requested URL was not found on the server. If you entered the URL manually please \
+         check your spelling and try again.",
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    html(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed",
+        "The method is not allowed for the requested URL.",
+    )
 }
 
 async fn count_writes(State(registry): State<Registry>, request: Request, next: Next) -> Response {
@@ -91,10 +124,18 @@ impl IntoResponse for RegistryError {
     /// `MlflowException.serialize_as_json`: `json.dumps({"error_code": …, "message": …})`.
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // MLflow 3.x adds `sqlstate` and `error_class` after the two classic fields.
+        let (sqlstate, error_class) = match self.error_code {
+            "RESOURCE_DOES_NOT_EXIST" => ("KAM00", "RESOURCE_NOT_FOUND"),
+            "INTERNAL_ERROR" => ("XXM00", "CLIENT_INTERNAL_ERROR"),
+            code => ("KAM00", code),
+        };
         let body = format!(
-            "{{\"error_code\": {}, \"message\": {}}}",
+            "{{\"error_code\": {}, \"message\": {}, \"sqlstate\": {}, \"error_class\": {}}}",
             Value::String(self.error_code.to_string()),
-            Value::String(self.message)
+            Value::String(self.message),
+            Value::String(sqlstate.to_string()),
+            Value::String(error_class.to_string()),
         );
         (
             status,
@@ -499,6 +540,14 @@ fn page<T>(
     Ok((rest, next))
 }
 
+/// Repeating a key in `order_by` is a bare `MlflowException`: a 500.
+fn duplicate_order_by(order_by: &[String]) -> RegistryError {
+    RegistryError::internal(format!(
+        "`order_by` contains duplicate fields: {}",
+        search::python_list(order_by)
+    ))
+}
+
 fn model_matches(model: &Model, clauses: &[Clause]) -> bool {
     clauses.iter().all(|c| match &c.key {
         Key::Attribute(_) => c.matches(Some(&model.name)),
@@ -532,25 +581,17 @@ async fn search_registered_models(
         )?;
         let max_results = msg.int("max_results", 100);
         let clauses = search::parse_filter(&msg.str("filter"), &["name"])?;
-        let mut order = Vec::new();
-        for clause in msg.strs("order_by") {
-            let (key, ascending) =
-                search::parse_order_by(&clause, &["name", "timestamp", "last_updated_timestamp"])?;
-            let key = if key == "name" {
-                key
-            } else {
-                "last_updated_timestamp".to_string()
-            };
-            if order.iter().any(|(k, _): &(String, bool)| *k == key) {
-                return Err(RegistryError::internal(format!(
-                    "`order_by` contains duplicate fields: {:?}",
-                    msg.strs("order_by")
-                )));
+        let order_by = msg.strs("order_by");
+        let mut order: Vec<(&str, bool)> = Vec::new();
+        for clause in &order_by {
+            let (key, ascending) = search::parse_model_order_by(clause)?;
+            if order.iter().any(|(k, _)| *k == key) {
+                return Err(duplicate_order_by(&order_by));
             }
             order.push((key, ascending));
         }
-        if !order.iter().any(|(k, _)| k == "name") {
-            order.push(("name".to_string(), true));
+        if !order.iter().any(|(k, _)| *k == "name") {
+            order.push(("name", true));
         }
         let store = registry.store();
         let mut models: Vec<&Model> = store
@@ -562,7 +603,7 @@ async fn search_registered_models(
             order
                 .iter()
                 .map(|(key, ascending)| {
-                    let ord = if key == "name" {
+                    let ord = if *key == "name" {
                         a.name.cmp(&b.name)
                     } else {
                         a.last_updated_timestamp.cmp(&b.last_updated_timestamp)
@@ -634,7 +675,10 @@ async fn search_model_versions(
                  {max_results}"
             )));
         }
-        let clauses = search::parse_filter(&msg.str("filter"), &["name", "run_id", "source_path"])?;
+        let clauses = search::parse_filter(
+            &msg.str("filter"),
+            &["name", "source_path", "run_id", "version_number"],
+        )?;
         let mut order_by = msg.strs("order_by");
         if order_by.is_empty() {
             order_by = vec![
@@ -643,29 +687,19 @@ async fn search_model_versions(
                 "version_number DESC".to_string(),
             ];
         }
-        let mut order = Vec::new();
+        let mut order: Vec<(&str, bool)> = Vec::new();
         for clause in &order_by {
-            let parsed = search::parse_order_by(
-                clause,
-                &[
-                    "name",
-                    "version_number",
-                    "creation_timestamp",
-                    "last_updated_timestamp",
-                ],
-            )?;
-            if order.iter().any(|(k, _): &(String, bool)| *k == parsed.0) {
-                return Err(RegistryError::internal(format!(
-                    "`order_by` contains duplicate fields: {order_by:?}"
-                )));
+            let (key, ascending) = search::parse_version_order_by(clause)?;
+            if order.iter().any(|(k, _)| *k == key) {
+                return Err(duplicate_order_by(&order_by));
             }
-            order.push(parsed);
+            order.push((key, ascending));
         }
-        if !order.iter().any(|(k, _)| k == "name") {
-            order.push(("name".to_string(), true));
+        if !order.iter().any(|(k, _)| *k == "name") {
+            order.push(("name", true));
         }
-        if !order.iter().any(|(k, _)| k == "version_number") {
-            order.push(("version_number".to_string(), false));
+        if !order.iter().any(|(k, _)| *k == "version_number") {
+            order.push(("version_number", false));
         }
         let store = registry.store();
         let mut versions: Vec<(&Model, &Version)> = store
@@ -675,6 +709,9 @@ async fn search_model_versions(
             .filter(|(m, v)| {
                 clauses.iter().all(|c| match &c.key {
                     Key::Attribute(key) if key == "name" => c.matches(Some(&m.name)),
+                    Key::Attribute(key) if key == "version_number" => {
+                        i64::try_from(v.version).is_ok_and(|n| c.matches_number(n))
+                    }
                     Key::Attribute(key) => c.matches(version_attribute(v, key)),
                     Key::Tag(key) => c.matches(
                         v.tags
@@ -689,7 +726,7 @@ async fn search_model_versions(
             order
                 .iter()
                 .map(|(key, ascending)| {
-                    let ord = match key.as_str() {
+                    let ord = match *key {
                         "name" => ma.name.cmp(&mb.name),
                         "version_number" => va.version.cmp(&vb.version),
                         "creation_timestamp" => va.creation_timestamp.cmp(&vb.creation_timestamp),
@@ -766,13 +803,32 @@ async fn create_model_version(
             )));
         }
         let name = msg.str("name");
+        let run_id = msg.str("run_id");
         let now = registry.now();
         let mut store = registry.store();
+        // MLflow 3 checks that a run's artifact (`runs:/RUN/…`, `mlflow-artifacts:/…`) comes
+        // from the run named by `run_id`.
+        let contained = if let Some(rest) = source.strip_prefix("runs:/") {
+            let source_run = rest.trim_start_matches('/').split('/').next().unwrap_or("");
+            !run_id.is_empty() && source_run == run_id && store.run(&run_id).is_ok()
+        } else if source.starts_with("mlflow-artifacts:") {
+            store.run(&run_id).is_ok_and(|run| {
+                source == run.artifact_uri || source.starts_with(&format!("{}/", run.artifact_uri))
+            })
+        } else {
+            true
+        };
+        if !contained {
+            return Err(RegistryError::invalid(format!(
+                "Invalid model version source: '{source}'. The run_id request parameter must \
+                 identify the resource that contains the source."
+            )));
+        }
         let number = store.create_version(
             &name,
             NewVersion {
                 source,
-                run_id: msg.str("run_id"),
+                run_id,
                 run_link: msg.str("run_link"),
                 description: msg.str("description"),
                 tags: msg.tags("tags"),

@@ -7,25 +7,31 @@
 //! run that produced it (`ndcg_at_10`, `recall_at_20`, `auc` / `auc`, `precision_at_1pct`,
 //! `recall`).
 //!
-//! What the simulator reproduces of a real MLflow tracking server (2.x/3.x, SQL store), from its
+//! What the simulator reproduces of a real MLflow tracking server (SQL store), from MLflow's
 //! source (`mlflow/server/handlers.py`, `mlflow/store/model_registry/sqlalchemy_store.py`,
-//! `mlflow/utils/proto_json_utils.py`, `mlflow/protos/model_registry.proto`):
+//! `mlflow/utils/proto_json_utils.py`, `mlflow/protos/model_registry.proto`) and checked
+//! against a running MLflow 3.17.2:
 //! - bodies are the protobuf messages rendered by `message_to_json`: snake_case fields in field
 //!   number order, unset optional fields and **empty repeated fields omitted** (an empty search
 //!   is `{}`), int64 timestamps as JSON numbers in ms, versions as strings, enums by name
-//!   (`"status": "READY"`), pretty-printed with a two-space indent;
+//!   (`"status": "READY"`), pretty-printed with a two-space indent; a registered model's
+//!   `aliases` sorted by name, `latest_versions` the newest version per stage;
 //! - `model-versions/get`, `registered-models/alias` (GET) and `model-versions/create` carry the
 //!   version's `aliases`; `model-versions/search` and `latest_versions` never do;
 //! - versions registered over REST without those fields carry `"description": ""` and
-//!   `"run_link": ""` and no `user_id` (the handler passes the proto defaults to the store);
+//!   `"run_link": ""` (and `"run_id": ""` without a run) and no `user_id`; a run has
+//!   `"inputs": {}` and `"outputs": {}`;
 //! - request validation as `_get_request_message` does it: GET reads the query string (or a
 //!   JSON body when there is none), POST requires `Content-Type: application/json`, DELETE
-//!   reads a JSON body whatever its content type, a JSON number where a string is declared
-//!   (`"version": 13`) is `400 INVALID_PARAMETER_VALUE`;
-//! - errors `{"error_code": …, "message": …}` with MLflow's wording and status
-//!   (`RESOURCE_DOES_NOT_EXIST` → 404, `INVALID_PARAMETER_VALUE` → 400). Note that MLflow
-//!   answers a **missing alias** with `400 INVALID_PARAMETER_VALUE` ("Registered model alias
-//!   champion not found."), not 404, and an unknown version with `404 RESOURCE_DOES_NOT_EXIST`.
+//!   reads a JSON body whatever its content type (query parameters are ignored), a JSON number
+//!   where a string is declared (`"version": 13`) is `400 INVALID_PARAMETER_VALUE`; a
+//!   `runs:/…` or `mlflow-artifacts:/…` source must come with the `run_id` that contains it;
+//! - errors on one line, `{"error_code", "message", "sqlstate", "error_class"}` (the last two
+//!   are MLflow 3's), with MLflow's wording and status: `RESOURCE_DOES_NOT_EXIST` → 404,
+//!   `INVALID_PARAMETER_VALUE` → 400, a bare exception (duplicate `order_by` keys) → 500
+//!   `INTERNAL_ERROR`. Note that MLflow answers a **missing alias** with `400
+//!   INVALID_PARAMETER_VALUE` ("Registered model alias champion not found."), not 404; an
+//!   unknown model or version is 404. Unknown routes and wrong methods get Flask's HTML 404/405.
 //!
 //! One deliberate addition: setting or deleting an alias moves the registered model's
 //! `last_updated_timestamp` (real MLflow leaves it alone), so the demo can show when a

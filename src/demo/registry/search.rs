@@ -11,6 +11,10 @@ pub(crate) enum Op {
     Like,
     ILike,
     In,
+    Gt,
+    Ge,
+    Lt,
+    Le,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +41,27 @@ impl Clause {
             Op::Like => like(lhs, value, false),
             Op::ILike => like(lhs, value, true),
             Op::In => self.values.iter().any(|v| v == lhs),
+            Op::Gt | Op::Ge | Op::Lt | Op::Le => false,
+        }
+    }
+
+    /// Whether the number `lhs` satisfies the clause (`version_number`).
+    pub fn matches_number(&self, lhs: i64) -> bool {
+        let Some(value) = self
+            .values
+            .first()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        else {
+            return false;
+        };
+        match self.op {
+            Op::Eq => lhs == value,
+            Op::Ne => lhs != value,
+            Op::Gt => lhs > value,
+            Op::Ge => lhs >= value,
+            Op::Lt => lhs < value,
+            Op::Le => lhs <= value,
+            Op::Like | Op::ILike | Op::In => false,
         }
     }
 }
@@ -94,9 +119,21 @@ fn tokenize(filter: &str) -> Option<Vec<Token>> {
                 tokens.push(Token::Op("="));
                 i += 1;
             }
-            '!' if chars.get(i + 1) == Some(&'=') => {
+            '!' | '<' | '>' if chars.get(i + 1) == Some(&'=') => {
+                tokens.push(Token::Op(match c {
+                    '!' => "!=",
+                    '<' => "<=",
+                    _ => ">=",
+                }));
+                i += 2;
+            }
+            '<' if chars.get(i + 1) == Some(&'>') => {
                 tokens.push(Token::Op("!="));
                 i += 2;
+            }
+            '<' | '>' => {
+                tokens.push(Token::Op(if c == '<' { "<" } else { ">" }));
+                i += 1;
             }
             c if c.is_alphanumeric() || c == '_' || c == '`' || c == '.' => {
                 let mut s = String::new();
@@ -173,10 +210,32 @@ pub(crate) fn parse_filter(
         let Some(Token::Ident(ident)) = it.next() else {
             return Err(bad());
         };
+        let lone = match it.peek() {
+            None => true,
+            Some(Token::Ident(word)) => word.eq_ignore_ascii_case("AND"),
+            Some(_) => false,
+        };
+        if lone {
+            return Err(RegistryError::invalid(format!(
+                "Invalid clause(s) in filter string: {ident}"
+            )));
+        }
         let key = parse_key(&ident, attributes)?;
+        let numeric = key == Key::Attribute("version_number".to_string());
         let op = match it.next() {
             Some(Token::Op("=")) => Op::Eq,
             Some(Token::Op("!=")) => Op::Ne,
+            Some(Token::Op(cmp)) if numeric => match cmp {
+                ">" => Op::Gt,
+                ">=" => Op::Ge,
+                "<" => Op::Lt,
+                _ => Op::Le,
+            },
+            Some(Token::Op(cmp)) => {
+                return Err(RegistryError::invalid(format!(
+                    "Invalid comparator for attribute: {cmp}"
+                )));
+            }
             Some(Token::Ident(word)) => match word.to_ascii_uppercase().as_str() {
                 "LIKE" => Op::Like,
                 "ILIKE" => Op::ILike,
@@ -214,6 +273,7 @@ pub(crate) fn parse_filter(
         } else {
             match it.next() {
                 Some(Token::Str(s)) => vec![s],
+                Some(Token::Ident(word)) if numeric && word.parse::<i64>().is_ok() => vec![word],
                 Some(Token::Ident(word)) => {
                     return Err(RegistryError::invalid(format!(
                         "Parameter value is either not quoted or unidentified quote types used \
@@ -263,16 +323,12 @@ pub(crate) fn like(text: &str, pattern: &str, case_insensitive: bool) -> bool {
     matched[p.len()]
 }
 
-/// One `order_by` clause: (key, ascending). The key may be backquoted or prefixed with
-/// `attribute.`; `valid` are the accepted keys.
-pub(crate) fn parse_order_by(
-    clause: &str,
-    valid: &[&str],
-) -> Result<(String, bool), RegistryError> {
+/// Splits an `order_by` clause into (key, ascending).
+fn split_order_by(clause: &str) -> Result<(&str, bool), RegistryError> {
     let mut words = clause.split_whitespace();
     let bad = || {
         RegistryError::invalid(format!(
-            "Invalid order_by clause '{clause}'. Could not be parsed."
+            "Invalid ordering key in order_by clause '{clause}'."
         ))
     };
     let key = words.next().ok_or_else(bad)?;
@@ -284,17 +340,76 @@ pub(crate) fn parse_order_by(
     if words.next().is_some() {
         return Err(bad());
     }
+    Ok((key, ascending))
+}
+
+/// A `registered-models/search` `order_by` clause: (`name` | `last_updated_timestamp`,
+/// ascending); `timestamp` stands for `last_updated_timestamp`.
+pub(crate) fn parse_model_order_by(clause: &str) -> Result<(&'static str, bool), RegistryError> {
+    let (key, ascending) = split_order_by(clause)?;
+    let key = match key {
+        "name" => "name",
+        "timestamp" | "last_updated_timestamp" => "last_updated_timestamp",
+        other => {
+            return Err(RegistryError::invalid(format!(
+                "Invalid order by key '{other}' specified. Valid keys are '{{'name', \
+                 'timestamp'}}'"
+            )));
+        }
+    };
+    Ok((key, ascending))
+}
+
+/// A `model-versions/search` `order_by` clause: (key, ascending); the key may be backquoted or
+/// prefixed with `attribute.`.
+pub(crate) fn parse_version_order_by(clause: &str) -> Result<(&'static str, bool), RegistryError> {
+    const KEYS: [&str; 4] = [
+        "name",
+        "creation_timestamp",
+        "last_updated_timestamp",
+        "version_number",
+    ];
+    let (key, ascending) = split_order_by(clause)?;
     let key = key
         .strip_prefix("attribute.")
         .unwrap_or(key)
         .trim_matches('`');
-    if !valid.contains(&key) {
-        return Err(RegistryError::invalid(format!(
-            "Invalid order by key '{key}' specified. Valid keys are '{}'",
-            python_set(valid)
-        )));
+    match KEYS.iter().find(|k| **k == key) {
+        Some(k) => Ok((k, ascending)),
+        None => Err(RegistryError::invalid(format!(
+            "Invalid attribute key '{key}' specified. Valid keys are '{}'",
+            python_set(&KEYS)
+        ))),
     }
-    Ok((key.to_string(), ascending))
+}
+
+/// Python's `repr` of a list of strings, for error messages.
+pub(crate) fn python_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|k| format!("'{k}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// Python's `repr` of a JSON value, for error messages.
+fn python_repr(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => "None".to_string(),
+        Value::Bool(true) => "True".to_string(),
+        Value::Bool(false) => "False".to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("'{s}'"),
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(python_repr).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        Value::Object(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("'{k}': {}", python_repr(v)))
+                .collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+    }
 }
 
 /// `SearchUtils.create_page_token`: base64 of `{"offset": N}`.
@@ -323,7 +438,8 @@ pub(crate) fn page_offset(token: &str) -> Result<usize, RegistryError> {
     };
     if falsy {
         return Err(RegistryError::invalid(format!(
-            "Invalid page token, parsed value={parsed}"
+            "Invalid page token, parsed value={}",
+            python_repr(&parsed)
         )));
     }
     let offset = offset.expect("checked above");

@@ -20,7 +20,7 @@ pub(crate) struct Model {
     pub last_updated_timestamp: i64,
     pub description: Option<String>,
     pub tags: Vec<(String, String)>,
-    /// (alias, version), in the order they were first set.
+    /// (alias, version), in the order they were first set (rendered sorted by alias).
     pub aliases: Vec<(String, u64)>,
     /// Live versions, ascending.
     pub versions: Vec<Version>,
@@ -240,7 +240,8 @@ impl Store {
         Ok(())
     }
 
-    /// `get_model_version_by_alias`: a missing alias (or model) is INVALID_PARAMETER_VALUE.
+    /// `get_model_version_by_alias`: an unknown model is RESOURCE_DOES_NOT_EXIST, a missing
+    /// alias INVALID_PARAMETER_VALUE.
     pub fn version_by_alias(
         &self,
         name: &str,
@@ -248,6 +249,7 @@ impl Store {
     ) -> Result<(&Model, &Version), RegistryError> {
         validate_model_name(name)?;
         validate_alias_name(alias)?;
+        self.model(name)?;
         let Some(version) = self.alias(name, alias) else {
             return Err(RegistryError::invalid(format!(
                 "Registered model alias {alias} not found."
@@ -794,12 +796,13 @@ pub(crate) struct RunDataJson<'a> {
 #[derive(Serialize)]
 pub(crate) struct Empty {}
 
-/// `mlflow.Run`: `inputs` is always present (empty) on a SQL-store run.
+/// `mlflow.Run`: `inputs` and (MLflow 3) `outputs` are always present, empty here.
 #[derive(Serialize)]
 pub(crate) struct RunJson<'a> {
     info: RunInfoJson<'a>,
     data: RunDataJson<'a>,
     inputs: Empty,
+    outputs: Empty,
 }
 
 fn tags_json(tags: &[(String, String)]) -> Vec<Tag<'_>> {
@@ -814,12 +817,14 @@ pub(crate) fn version_json<'a>(
     with_aliases: bool,
 ) -> ModelVersionJson<'a> {
     let aliases = if with_aliases {
-        model
+        let mut aliases: Vec<&str> = model
             .aliases
             .iter()
             .filter(|(_, v)| *v == version.version)
             .map(|(a, _)| a.as_str())
-            .collect()
+            .collect();
+        aliases.sort_unstable();
+        aliases
     } else {
         Vec::new()
     };
@@ -862,14 +867,19 @@ pub(crate) fn model_json(model: &Model) -> RegisteredModelJson<'_> {
             .map(|v| version_json(model, v, false))
             .collect(),
         tags: tags_json(&model.tags),
-        aliases: model
-            .aliases
-            .iter()
-            .map(|(alias, v)| AliasJson {
-                alias,
-                version: v.to_string(),
-            })
-            .collect(),
+        // Sorted by alias name, as MLflow returns them.
+        aliases: {
+            let mut aliases: Vec<AliasJson<'_>> = model
+                .aliases
+                .iter()
+                .map(|(alias, v)| AliasJson {
+                    alias,
+                    version: v.to_string(),
+                })
+                .collect();
+            aliases.sort_by(|a, b| a.alias.cmp(b.alias));
+            aliases
+        },
     }
 }
 
@@ -902,5 +912,6 @@ pub(crate) fn run_json(run: &Run) -> RunJson<'_> {
             tags: tags_json(&run.tags),
         },
         inputs: Empty {},
+        outputs: Empty {},
     }
 }
