@@ -265,6 +265,14 @@ impl App {
         let Some((reg, entry)) = self.selected() else {
             return;
         };
+        // The guard speaks first: in read-only mode nothing is even planned.
+        let verb = if promote { "promote" } else { "rollback" };
+        let target = format!("{}@{}", entry.name, reg.cfg.name);
+        if let Some((reason, record)) = self.commands.refuse(verb, &target, &reg.cfg.environment) {
+            self.say(Some(Outcome::Refused), format!("refused: {reason}"));
+            self.audit(record);
+            return;
+        }
         let Some(state) = entry.state.clone() else {
             let why = entry.error.clone().unwrap_or_else(|| "not read yet".into());
             let name = entry.name.clone();

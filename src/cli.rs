@@ -139,25 +139,11 @@ pub async fn change(
     };
     let mut layer = CommandLayer::new(access, Operator::current(), "cli");
     // The guard speaks before anything is read or built.
-    if let Err(reason) = layer.guard() {
-        let verb = if promote { "promote" } else { "rollback" };
+    let verb = if promote { "promote" } else { "rollback" };
+    if let Some((reason, record)) =
+        layer.refuse(verb, &format!("{model}@{}", reg.name), &reg.environment)
+    {
         let _ = writeln!(out, "refused: {reason}");
-        let record = crate::audit::AuditRecord {
-            time: crate::audit::now_rfc3339(),
-            user: Operator::current().user,
-            ssh_client: Operator::current().ssh_client,
-            host: Operator::current().host,
-            environment: reg.environment.clone(),
-            command: verb.into(),
-            target: format!("{model}@{}", reg.name),
-            effect: String::new(),
-            before: serde_json::Value::Null,
-            after: serde_json::Value::Null,
-            outcome: Outcome::Refused,
-            detail: reason,
-            gate_override: false,
-            via: "cli".into(),
-        };
         return match log.append(&record) {
             Ok(()) => EXIT_NOT_DONE,
             Err(e) => fail(out, &format!("AUDIT LOG WRITE FAILED: {e}"), EXIT_NOT_DONE),

@@ -126,6 +126,35 @@ impl CommandLayer {
         }
     }
 
+    /// The guard, before any request is built: `Some((reason, record))` when commands are
+    /// refused here. The record (no effect, no before/after: nothing was computed) must be
+    /// appended to the audit log.
+    pub fn refuse(
+        &self,
+        command: &str,
+        target: &str,
+        environment: &str,
+    ) -> Option<(String, AuditRecord)> {
+        let reason = self.guard().err()?;
+        let record = AuditRecord {
+            time: now_rfc3339(),
+            user: self.operator.user.clone(),
+            ssh_client: self.operator.ssh_client.clone(),
+            host: self.operator.host.clone(),
+            environment: environment.to_string(),
+            command: command.to_string(),
+            target: target.to_string(),
+            effect: String::new(),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+            outcome: Outcome::Refused,
+            detail: reason.clone(),
+            gate_override: false,
+            via: self.via.to_string(),
+        };
+        Some((reason, record))
+    }
+
     /// Ask to run a command. Guard first (before any request exists), then one per target.
     pub fn request(&mut self, req: CommandRequest) -> Requested {
         if let Err(reason) = self.guard() {
