@@ -319,3 +319,94 @@ fn status_json_exits_1_when_a_panel_fires_and_2_when_a_source_is_down() {
             .all(|p| p["state"] == "error")
     );
 }
+
+fn with_audit<'a>(cmd: &'a mut Command, log: &Path) -> &'a mut Command {
+    cmd.env("MLTOP_AUDIT_LOG", log).env("USER", "ci-operator")
+}
+
+#[test]
+fn cli_twins_gate_promote_rollback_and_audit_through_the_command_layer() {
+    let demo = HeadlessDemo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let run = |args: &[&str]| {
+        let out = with_audit(mltop().arg("--config").arg(&demo.config), &log)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout))
+    };
+    // The demo challenger passes the +1 % gate.
+    let (code, out) = run(&["gate", "recsys-ranker"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("ndcg_at_10 0.412 → 0.419 (+1.7 %, needs +1.0 %) PASS"),
+        "{out}"
+    );
+
+    // Without --yes and with nothing typed, nothing happens.
+    let (code, out) = run(&["promote", "recsys-ranker"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("cancelled"), "{out}");
+
+    let (code, out) = run(&["promote", "recsys-ranker", "--yes"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("succeeded") && out.contains("now champion = v13"),
+        "{out}"
+    );
+    // No challenger left: the gate has nothing to judge.
+    assert_eq!(run(&["gate", "recsys-ranker"]).0, Some(1));
+
+    let (code, out) = run(&["rollback", "recsys-ranker", "--yes"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("now champion = v12"), "{out}");
+    let (code, out) = run(&["rollback", "recsys-ranker", "--yes"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("no previous champion recorded"), "{out}");
+
+    // Read-only refuses before anything is sent, and says so.
+    let (code, out) = run(&["--readonly", "promote", "fraud-detector", "--yes"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.starts_with("refused: this console is read-only"),
+        "{out}"
+    );
+
+    let (code, out) = run(&["audit", "--json"]);
+    assert_eq!(code, Some(0));
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["command"].as_str().unwrap().into(),
+                r["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    // The second rollback had nowhere to go: nothing was attempted, nothing audited.
+    let want = [
+        ("promote", "cancelled"),
+        ("promote", "succeeded"),
+        ("rollback", "succeeded"),
+        ("promote", "refused"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(c, o)| (c.to_string(), o.to_string()))
+        .collect();
+    assert_eq!(summary, want, "{out}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["user"] == "ci-operator" && r["via"] == "cli")
+    );
+    let (_, filtered) = run(&["audit", "--target", "fraud"]);
+    assert_eq!(filtered.lines().count(), 1, "{filtered}");
+    assert!(filtered.contains("refused"));
+}
