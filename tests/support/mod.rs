@@ -3,6 +3,9 @@
 #[allow(dead_code, unused_imports)]
 pub mod prometheus;
 
+#[allow(dead_code, unused_imports)]
+pub mod mlflow;
+
 #[allow(unused_imports)]
 pub use prometheus::*;
 pub mod fault_proxy;
