@@ -297,3 +297,68 @@ async fn an_unreachable_registry_is_shown_and_commands_say_why() {
     assert!(app.confirm.is_none());
     cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_with_no_answer_is_an_unknown_outcome_re_read_and_never_retried() {
+    use axum::middleware::{self, Next};
+    // The registry applies the alias move, but only after the client has given up waiting:
+    // the change happens and the answer is lost.
+    async fn slow_writes(req: axum::extract::Request, next: Next) -> axum::response::Response {
+        let write = req.method() != axum::http::Method::GET;
+        let resp = next.run(req).await;
+        if write {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+        resp
+    }
+    let registry = Registry::demo();
+    let app = registry.router().layer(middleware::from_fn(slow_writes));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.jsonl");
+    let text = format!(
+        "audit_log = \"{}\"\n{}",
+        audit_path.display(),
+        mltop::demo::registry_toml(&format!("http://{addr}"))
+    )
+    .replace("timeout = \"2s\"", "timeout = \"500ms\"");
+    let cfg = Config::parse(&text, "t").unwrap();
+    let mut out = Vec::new();
+    let code = mltop::cli::change(
+        &cfg,
+        true,
+        "recsys-ranker",
+        None,
+        mltop::cli::Answers::Flags {
+            yes: true,
+            override_gate: false,
+        },
+        &mut out,
+    )
+    .await;
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, mltop::cli::EXIT_UNKNOWN, "{out}");
+    assert!(out.contains("unknown: no answer to POST"), "{out}");
+    // The re-read shows what is true: the first move (previous-champion) did take effect.
+    assert!(
+        out.contains("now champion = v12"),
+        "the state was re-read: {out}"
+    );
+    assert_eq!(
+        registry
+            .alias("recsys-ranker", "previous-champion")
+            .as_deref(),
+        Some("12")
+    );
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        registry.write_count(),
+        1,
+        "the unanswered request was not retried, nor the rest sent"
+    );
+    let (records, _) = AuditLog::new(audit_path).read().unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, Outcome::Unknown);
+}

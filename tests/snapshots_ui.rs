@@ -118,3 +118,34 @@ fn tiny_and_odd_sizes_render_without_panicking() {
         }
     }
 }
+
+#[test]
+fn registry_view_at_80x24() {
+    let mut app = fixture::app_with_registry();
+    press(&mut app, 'm');
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("ndcg_at_10 0.412 → 0.419 (+1.7 %, needs +1.0 %) PASS"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn promote_confirmation_states_the_exact_change_at_80x24() {
+    let mut app = fixture::app_with_registry();
+    press(&mut app, 'm');
+    app.update(
+        Msg::Key(KeyEvent::new(KeyCode::Char('P'), KeyModifiers::SHIFT)),
+        fixture::NOW,
+    );
+    assert!(app.confirm.is_some());
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("POST /api/2.0/mlflow/registered-models/alias"), "{s}");
+    assert!(s.contains("Enter: send · Esc: cancel"), "the keys are never cut off: {s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn registry_view_at_200x50() {
+    let mut app = fixture::app_with_registry();
+    press(&mut app, 'm');
+    insta::assert_snapshot!(screen(&app, 200, 50));
+}

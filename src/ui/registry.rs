@@ -279,7 +279,10 @@ pub fn confirmation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ));
     }
     let w = area.width.saturating_sub(4).min(100);
-    let h = (lines.len() as u16 + 4).min(area.height);
+    // Height after wrapping, so the keys line at the bottom is never cut off.
+    let inner = w.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let h = (rows as u16 + 3).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,

@@ -109,3 +109,62 @@ pub fn app() -> App {
     }];
     app
 }
+
+/// The fixture plus a registry with a champion, a challenger that passes the gate, and a
+/// model with no challenger; two audit records.
+#[allow(dead_code)]
+pub fn app_with_registry() -> App {
+    use mltop::domain::registry::{ModelState, VersionInfo};
+    let mut text = mltop::demo::config_toml("http://127.0.0.1:9/metrics");
+    text.push_str(&mltop::demo::registry_toml("http://127.0.0.1:5000"));
+    let cfg = Config::parse(&text, "fixture").expect("fixture config parses");
+    let base = app();
+    let mut app = App::new(&cfg);
+    app.services = base.services;
+    app.sources[0] = base.sources[0].clone();
+    app.demo = true;
+    let version = |v: &str, days: f64, aliases: &[&str]| {
+        let _ = aliases;
+        VersionInfo {
+            version: v.into(),
+            status: "READY".into(),
+            created_ms: ((NOW - days * 86400.0) * 1000.0) as i64,
+            run_id: Some(format!("run{v}")),
+            source: format!("runs:/run{v}/model"),
+            user: None,
+        }
+    };
+    let recsys = ModelState {
+        name: "recsys-ranker".into(),
+        aliases: [("champion", "12"), ("challenger", "13")]
+            .iter()
+            .map(|(a, v)| (a.to_string(), v.to_string()))
+            .collect(),
+        versions: vec![
+            version("13", 1.0, &[]),
+            version("12", 14.0, &[]),
+            version("11", 21.0, &[]),
+            version("10", 28.0, &[]),
+        ],
+        metrics: [
+            ("12", [("ndcg_at_10", 0.412), ("recall_at_20", 0.316), ("auc", 0.791)]),
+            ("13", [("ndcg_at_10", 0.419), ("recall_at_20", 0.322), ("auc", 0.795)]),
+        ]
+        .iter()
+        .map(|(v, m)| (v.to_string(), m.iter().map(|(k, x)| (k.to_string(), *x)).collect()))
+        .collect(),
+    };
+    let fraud = ModelState {
+        name: "fraud-detector".into(),
+        aliases: [("champion".to_string(), "7".to_string())].into(),
+        versions: vec![version("7", 3.0, &[]), version("6", 40.0, &[])],
+        metrics: [("7".to_string(), [("auc".to_string(), 0.962)].into())].into(),
+    };
+    for (i, m) in [recsys, fraud].into_iter().enumerate() {
+        let e = &mut app.registries[0].models[i];
+        e.state = Some(m);
+        e.updated_at = Some(NOW - 2.0);
+    }
+    app.registries[0].last_ok = Some(NOW - 2.0);
+    app
+}
