@@ -362,3 +362,41 @@ async fn a_write_with_no_answer_is_an_unknown_outcome_re_read_and_never_retried(
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].outcome, Outcome::Unknown);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_the_registry_does_not_have_is_shown_with_the_servers_reason() {
+    let cancel = CancellationToken::new();
+    let addr = serve(Registry::demo(), cancel.clone()).await.unwrap();
+    let text = mltop::demo::registry_toml(&format!("http://{addr}")).replace(
+        "models = [\"recsys-ranker\", \"fraud-detector\"]",
+        "models = [\"no-such-model\", \"recsys-ranker\"]",
+    );
+    let cfg = Config::parse(&text, "t").unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    sources::spawn_all(&cfg, tx, &cancel, &TaskTracker::new()).unwrap();
+    let mut app = App::new(&cfg);
+    let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    app.update(Msg::Source(ev), unix_now());
+    let (reg, missing) = app.selected().unwrap();
+    assert!(reg.error.is_none(), "the registry itself is fine");
+    assert_eq!(
+        missing.error.as_deref(),
+        Some(
+            "HTTP 404 RESOURCE_DOES_NOT_EXIST: Registered Model with name=no-such-model not found"
+        )
+    );
+    assert!(reg.models[1].state.is_some(), "the other model is read");
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 24)).unwrap();
+    app.update(
+        Msg::Key(KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE)),
+        unix_now(),
+    );
+    t.draw(|f| mltop::ui::render(f, &app, &mltop::ui::Theme::dark(), unix_now()))
+        .unwrap();
+    let screen = t.backend().to_string();
+    assert!(screen.contains("RESOURCE_DOES_NOT_EXIST"), "{screen}");
+    cancel.cancel();
+}
