@@ -252,8 +252,13 @@ impl App {
 
     /// Promote or roll back the selected model, through the command layer.
     fn command(&mut self, promote: bool) {
+        // Outside the registry view the key only opens it: the operator sees which model is
+        // selected before any confirmation appears.
         if self.view != View::Registry {
             self.view = View::Registry;
+            let verb = if promote { "P to promote" } else { "R to roll back" };
+            self.say(None, format!("registry: select a model with j/k, then {verb}"));
+            return;
         }
         let Some((r, _)) = self.model_list().get(self.selected_model).copied() else {
             self.say(

@@ -285,6 +285,14 @@ async fn an_unreachable_registry_is_shown_and_commands_say_why() {
         reg.error
     );
     assert!(m.error.is_some());
+    // P outside the registry view only opens it and says how to go on.
+    app.update(
+        Msg::Key(KeyEvent::new(KeyCode::Char('P'), KeyModifiers::SHIFT)),
+        unix_now(),
+    );
+    assert_eq!(app.view, View::Registry);
+    assert!(app.confirm.is_none());
+    assert!(app.outcome.as_ref().unwrap().text.contains("then P to promote"));
     app.update(
         Msg::Key(KeyEvent::new(KeyCode::Char('P'), KeyModifiers::SHIFT)),
         unix_now(),

@@ -124,7 +124,10 @@ fn registry_view_at_80x24() {
     let mut app = fixture::app_with_registry();
     press(&mut app, 'm');
     let s = screen(&app, 80, 24);
-    assert!(s.contains("ndcg_at_10 0.412 → 0.419 (+1.7 %, needs +1.0 %) PASS"), "{s}");
+    assert!(
+        s.contains("ndcg_at_10 0.412 → 0.419 (+1.7 %, needs +1.0 %) PASS"),
+        "{s}"
+    );
     insta::assert_snapshot!(s);
 }
 
@@ -138,8 +141,14 @@ fn promote_confirmation_states_the_exact_change_at_80x24() {
     );
     assert!(app.confirm.is_some());
     let s = screen(&app, 80, 24);
-    assert!(s.contains("POST /api/2.0/mlflow/registered-models/alias"), "{s}");
-    assert!(s.contains("Enter: send · Esc: cancel"), "the keys are never cut off: {s}");
+    assert!(
+        s.contains("POST /api/2.0/mlflow/registered-models/alias"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Enter: send · Esc: cancel"),
+        "the keys are never cut off: {s}"
+    );
     insta::assert_snapshot!(s);
 }
 

@@ -147,11 +147,30 @@ pub fn app_with_registry() -> App {
             version("10", 28.0, &[]),
         ],
         metrics: [
-            ("12", [("ndcg_at_10", 0.412), ("recall_at_20", 0.316), ("auc", 0.791)]),
-            ("13", [("ndcg_at_10", 0.419), ("recall_at_20", 0.322), ("auc", 0.795)]),
+            (
+                "12",
+                [
+                    ("ndcg_at_10", 0.412),
+                    ("recall_at_20", 0.316),
+                    ("auc", 0.791),
+                ],
+            ),
+            (
+                "13",
+                [
+                    ("ndcg_at_10", 0.419),
+                    ("recall_at_20", 0.322),
+                    ("auc", 0.795),
+                ],
+            ),
         ]
         .iter()
-        .map(|(v, m)| (v.to_string(), m.iter().map(|(k, x)| (k.to_string(), *x)).collect()))
+        .map(|(v, m)| {
+            (
+                v.to_string(),
+                m.iter().map(|(k, x)| (k.to_string(), *x)).collect(),
+            )
+        })
         .collect(),
     };
     let fraud = ModelState {
