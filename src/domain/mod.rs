@@ -7,4 +7,5 @@ pub mod gate;
 pub mod panel;
 pub mod quantile;
 pub mod registry;
+pub mod rollout;
 pub mod window;
