@@ -256,8 +256,15 @@ impl App {
         // selected before any confirmation appears.
         if self.view != View::Registry {
             self.view = View::Registry;
-            let verb = if promote { "P to promote" } else { "R to roll back" };
-            self.say(None, format!("registry: select a model with j/k, then {verb}"));
+            let verb = if promote {
+                "P to promote"
+            } else {
+                "R to roll back"
+            };
+            self.say(
+                None,
+                format!("registry: select a model with j/k, then {verb}"),
+            );
             return;
         }
         let Some((r, _)) = self.model_list().get(self.selected_model).copied() else {
@@ -276,6 +283,14 @@ impl App {
         if let Some((reason, record)) = self.commands.refuse(verb, &target, &reg.cfg.environment) {
             self.say(Some(Outcome::Refused), format!("refused: {reason}"));
             self.audit(record);
+            return;
+        }
+        if let Some(err) = reg.error.clone().or_else(|| entry.error.clone()) {
+            let name = entry.name.clone();
+            self.say(
+                None,
+                format!("not acting on {name}: the registry cannot be read right now, so its state on screen may be old: {err}"),
+            );
             return;
         }
         let Some(state) = entry.state.clone() else {
@@ -297,7 +312,15 @@ impl App {
         };
         let req = match built {
             Ok(req) => req,
-            Err(why) => return self.say(None, why),
+            Err(why) => {
+                // Nothing to do (no challenger, no recorded previous champion): an attempt that
+                // failed before anything was planned, audited as such.
+                let record =
+                    self.commands
+                        .unplanned(verb, &target, &cfg.environment, Outcome::Failed, &why);
+                self.audit(record);
+                return self.say(Some(Outcome::Failed), why);
+            }
         };
         match self.commands.request(req) {
             Requested::Refused { reason, record } => {
@@ -494,7 +517,8 @@ impl App {
             } => {
                 if let Some(i) = self.running.iter().position(|c| c.request.target == target) {
                     let c = self.running.remove(i);
-                    let record = self.commands.finish(&c, outcome, &detail);
+                    let after = model.as_ref().map(|m| serde_json::json!(m.aliases));
+                    let record = self.commands.finish(&c, outcome, &detail, after);
                     let text = match outcome {
                         Outcome::Succeeded => format!("done: {}", c.request.effect),
                         Outcome::Unknown => format!(

@@ -101,7 +101,12 @@ pub struct AuditRecord {
     pub target: String,
     /// The exact effect as the confirmation stated it.
     pub effect: String,
+    /// Aliases (or state) before, as shown at the confirmation.
     pub before: serde_json::Value,
+    /// What the command was to produce (null when nothing was planned).
+    #[serde(default)]
+    pub planned: serde_json::Value,
+    /// What the server showed afterwards (null when cancelled, refused or not re-read).
     pub after: serde_json::Value,
     pub outcome: Outcome,
     /// The server's message, the refusal reason, or what was re-read after an unknown outcome.
@@ -208,6 +213,7 @@ mod tests {
             target: target.into(),
             effect: "recsys-ranker: champion v12 → v13".into(),
             before: serde_json::json!({"champion": "12"}),
+            planned: serde_json::json!({"champion": "13"}),
             after: serde_json::json!({"champion": "13"}),
             outcome: Outcome::Succeeded,
             detail: String::new(),

@@ -149,9 +149,23 @@ pub async fn change(
             Err(e) => fail(out, &format!("AUDIT LOG WRITE FAILED: {e}"), EXIT_NOT_DONE),
         };
     }
+    let target = format!("{model}@{}", reg.name);
+    let failed_early = |why: &str, out: &mut dyn Write| {
+        let record = layer.unplanned(verb, &target, &reg.environment, Outcome::Failed, why);
+        if let Err(e) = log.append(&record) {
+            let _ = writeln!(
+                out,
+                "mltop: AUDIT LOG WRITE FAILED ({}): {e}",
+                log.path().display()
+            );
+        }
+    };
     let state = match read_model(reg, model).await {
         Ok(s) => s,
-        Err(e) => return fail(out, &e, EXIT_NOT_DONE),
+        Err(e) => {
+            failed_early(&e, out);
+            return fail(out, &e, EXIT_NOT_DONE);
+        }
     };
     let client = match registry::client(reg) {
         Ok(c) => c,
@@ -165,7 +179,10 @@ pub async fn change(
     };
     let req = match built {
         Ok(r) => r,
-        Err(e) => return fail(out, &e, EXIT_NOT_DONE),
+        Err(e) => {
+            failed_early(&e, out);
+            return fail(out, &e, EXIT_NOT_DONE);
+        }
     };
     let Requested::Confirm(c) = layer.request(req) else {
         return fail(out, "the command layer refused the command", EXIT_NOT_DONE);
@@ -238,14 +255,18 @@ pub async fn change(
     }
     let CommandAction::Aliases { plan, .. } = c.request.action.clone();
     let (outcome, mut detail) = registry::execute(&client, &plan).await;
-    match registry::reread(&client, reg, model).await {
+    let after = match registry::reread(&client, reg, model).await {
         Ok(m) => {
             let champ = m.alias(&reg.aliases.champion).unwrap_or("unset");
             detail.push_str(&format!(" · now {} = v{champ}", reg.aliases.champion));
+            Some(serde_json::json!(m.aliases))
         }
-        Err(e) => detail.push_str(&format!(" · re-read failed: {e}")),
-    }
-    let record = layer.finish(&c, outcome, &detail);
+        Err(e) => {
+            detail.push_str(&format!(" · re-read failed: {e}"));
+            None
+        }
+    };
+    let record = layer.finish(&c, outcome, &detail, after);
     append(record, out);
     let _ = writeln!(out, "{}: {detail}", outcome.word());
     match outcome {
@@ -281,7 +302,20 @@ pub fn audit(
             );
         }
     };
-    for r in crate::audit::filter(&records, target, since) {
+    let shown = crate::audit::filter(&records, target, since);
+    if shown.is_empty() {
+        let _ = writeln!(
+            out,
+            "no entries in {}{}",
+            log.path().display(),
+            if records.is_empty() {
+                ""
+            } else {
+                " match the filters"
+            }
+        );
+    }
+    for r in shown {
         if json {
             let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
         } else {
@@ -297,7 +331,7 @@ pub fn audit(
             };
             let _ = writeln!(
                 out,
-                "{} {:<9} {} {} by {}@{}{from} ({}, {}){over}: {} {}",
+                "{} {:<9} {} {} by {}@{}{from} ({}, {}){over}: {} — {}",
                 r.time,
                 r.outcome.word(),
                 r.command,

@@ -118,10 +118,9 @@ impl CommandLayer {
     pub fn guard(&self) -> Result<(), String> {
         match self.access {
             Access::ReadWrite => Ok(()),
-            Access::ReadOnly => Err(
-                "this console is read-only (--readonly or readonly = true): nothing was sent"
-                    .into(),
-            ),
+            Access::ReadOnly => {
+                Err("nothing was sent: mltop runs read-only (--readonly or readonly = true)".into())
+            }
             Access::Wallboard => Err("the wallboard never changes production".into()),
         }
     }
@@ -136,7 +135,21 @@ impl CommandLayer {
         environment: &str,
     ) -> Option<(String, AuditRecord)> {
         let reason = self.guard().err()?;
-        let record = AuditRecord {
+        let record = self.unplanned(command, target, environment, Outcome::Refused, &reason);
+        Some((reason, record))
+    }
+
+    /// The record of an attempt that ended before anything was planned (refused by the guard,
+    /// or the registry could not be read, or there was nothing to do).
+    pub fn unplanned(
+        &self,
+        command: &str,
+        target: &str,
+        environment: &str,
+        outcome: Outcome,
+        detail: &str,
+    ) -> AuditRecord {
+        AuditRecord {
             time: now_rfc3339(),
             user: self.operator.user.clone(),
             ssh_client: self.operator.ssh_client.clone(),
@@ -146,19 +159,19 @@ impl CommandLayer {
             target: target.to_string(),
             effect: String::new(),
             before: serde_json::Value::Null,
+            planned: serde_json::Value::Null,
             after: serde_json::Value::Null,
-            outcome: Outcome::Refused,
-            detail: reason.clone(),
+            outcome,
+            detail: detail.to_string(),
             gate_override: false,
             via: self.via.to_string(),
-        };
-        Some((reason, record))
+        }
     }
 
     /// Ask to run a command. Guard first (before any request exists), then one per target.
     pub fn request(&mut self, req: CommandRequest) -> Requested {
         if let Err(reason) = self.guard() {
-            let record = self.record(&req, Outcome::Refused, &reason, false);
+            let record = self.record(&req, Outcome::Refused, &reason, false, None);
             return Requested::Refused {
                 reason,
                 record: Box::new(record),
@@ -194,13 +207,21 @@ impl CommandLayer {
             Outcome::Cancelled,
             "cancelled at the confirmation",
             false,
+            None,
         )
     }
 
-    /// The command ended: frees the target and gives the record to append.
-    pub fn finish(&mut self, c: &Confirmation, outcome: Outcome, detail: &str) -> AuditRecord {
+    /// The command ended: frees the target and gives the record to append. `after` is the
+    /// state re-read from the server afterwards (`None` when it could not be read).
+    pub fn finish(
+        &mut self,
+        c: &Confirmation,
+        outcome: Outcome,
+        detail: &str,
+        after: Option<serde_json::Value>,
+    ) -> AuditRecord {
         self.busy.remove(&c.request.target);
-        self.record(&c.request, outcome, detail, c.overrides_gate())
+        self.record(&c.request, outcome, detail, c.overrides_gate(), after)
     }
 
     pub fn is_busy(&self, target: &str) -> bool {
@@ -213,6 +234,7 @@ impl CommandLayer {
         outcome: Outcome,
         detail: &str,
         gate_override: bool,
+        after: Option<serde_json::Value>,
     ) -> AuditRecord {
         AuditRecord {
             time: now_rfc3339(),
@@ -224,7 +246,8 @@ impl CommandLayer {
             target: req.target.clone(),
             effect: req.effect.clone(),
             before: req.before.clone(),
-            after: req.after.clone(),
+            planned: req.after.clone(),
+            after: after.unwrap_or(serde_json::Value::Null),
             outcome,
             detail: detail.to_string(),
             gate_override,
@@ -366,7 +389,7 @@ gate = { metric = "ndcg_at_10", greater_is_better = true, min_relative_change = 
             panic!("a passing gate needs one confirmation")
         };
         assert!(matches!(layer.request(req.clone()), Requested::Busy(_)));
-        let rec = layer.finish(&c, Outcome::Succeeded, "");
+        let rec = layer.finish(&c, Outcome::Succeeded, "", None);
         assert_eq!(rec.outcome, Outcome::Succeeded);
         assert!(!rec.gate_override);
         assert!(matches!(layer.request(req), Requested::Confirm(_)));
@@ -389,7 +412,7 @@ gate = { metric = "ndcg_at_10", greater_is_better = true, min_relative_change = 
         let Confirmed::Send(c) = layer.confirm(c) else {
             panic!("second confirmation sends")
         };
-        let rec = layer.finish(&c, Outcome::Succeeded, "");
+        let rec = layer.finish(&c, Outcome::Succeeded, "", None);
         assert!(rec.gate_override);
     }
 

@@ -136,7 +136,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             tui::restore();
-            eprintln!("mltop: {e:?}");
+            // Not eprintln!: after a dropped SSH link stderr is gone, and printing must not panic.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "mltop: {e:?}");
             ExitCode::FAILURE
         }
     }
@@ -218,8 +220,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             demo::registry::serve(demo::registry::Registry::demo(), cancel.clone()).await?;
         let text = demo::config_toml(&handle.metrics_url)
             + &demo::registry_toml(&format!("http://{registry}"));
-        let cfg =
+        let mut cfg =
             Config::parse(&text, "<demo config>").map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+        // `for:` holds are wall-clock; in a time-lapse demo they shrink with it so the story's
+        // timing (pending, then firing a demo minute later) holds at any --speed.
+        for p in cfg.services.iter_mut().flat_map(|s| s.panels.iter_mut()) {
+            p.thresholds.hold_secs /= cli.speed.max(0.001);
+        }
         (cfg, Some(handle))
     } else {
         match load_config(&cli) {

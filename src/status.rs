@@ -205,6 +205,30 @@ pub async fn check(config: &Config, out: &mut impl std::io::Write) -> std::io::R
             }
         }
     }
+    for r in &config.registries {
+        let started = Instant::now();
+        let result = match crate::sources::registry::client(r) {
+            Ok(c) => c.ping().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let ms = started.elapsed().as_millis();
+        let url = crate::app::redact_url(&r.url);
+        match result {
+            Ok(what) => writeln!(
+                out,
+                "ok    {:<16} {:<10} {url}  {what} ({ms} ms)",
+                r.name, "mlflow"
+            )?,
+            Err(e) => {
+                all_ok = false;
+                writeln!(
+                    out,
+                    "FAIL  {:<16} {:<10} {url}  {e} ({ms} ms)",
+                    r.name, "mlflow"
+                )?
+            }
+        }
+    }
     Ok(all_ok)
 }
 

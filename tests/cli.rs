@@ -370,7 +370,7 @@ fn cli_twins_gate_promote_rollback_and_audit_through_the_command_layer() {
     let (code, out) = run(&["--readonly", "promote", "fraud-detector", "--yes"]);
     assert_eq!(code, Some(1));
     assert!(
-        out.starts_with("refused: this console is read-only"),
+        out.starts_with("refused: nothing was sent: mltop runs read-only"),
         "{out}"
     );
 
@@ -389,11 +389,12 @@ fn cli_twins_gate_promote_rollback_and_audit_through_the_command_layer() {
             )
         })
         .collect();
-    // The second rollback had nowhere to go: nothing was attempted, nothing audited.
+    // The second rollback had nowhere to go: audited as failed before anything was planned.
     let want = [
         ("promote", "cancelled"),
         ("promote", "succeeded"),
         ("rollback", "succeeded"),
+        ("rollback", "failed"),
         ("promote", "refused"),
     ];
     let want: Vec<(String, String)> = want

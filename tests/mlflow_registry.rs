@@ -270,7 +270,10 @@ fn read_only_refuses_and_not_one_write_request_reaches_mlflow() {
     for cmd in ["promote", "rollback"] {
         let (code, out) = mltop(&cfg, &audit, &[cmd, "ranker-ro", "--yes"]);
         assert_eq!(code, Some(1), "{out}");
-        assert!(out.contains("refused: this console is read-only"), "{out}");
+        assert!(
+            out.contains("refused: nothing was sent: mltop runs read-only"),
+            "{out}"
+        );
     }
     let after: Vec<(String, String)> = s.request_log()[before..].to_vec();
     assert!(

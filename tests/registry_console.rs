@@ -292,14 +292,20 @@ async fn an_unreachable_registry_is_shown_and_commands_say_why() {
     );
     assert_eq!(app.view, View::Registry);
     assert!(app.confirm.is_none());
-    assert!(app.outcome.as_ref().unwrap().text.contains("then P to promote"));
+    assert!(
+        app.outcome
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("then P to promote")
+    );
     app.update(
         Msg::Key(KeyEvent::new(KeyCode::Char('P'), KeyModifiers::SHIFT)),
         unix_now(),
     );
     let text = &app.outcome.as_ref().unwrap().text;
     assert!(
-        text.contains("registry state unknown") && text.contains("cannot connect"),
+        text.contains("cannot be read right now") && text.contains("cannot connect"),
         "{text}"
     );
     assert!(app.confirm.is_none());

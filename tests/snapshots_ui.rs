@@ -158,3 +158,16 @@ fn registry_view_at_200x50() {
     press(&mut app, 'm');
     insta::assert_snapshot!(screen(&app, 200, 50));
 }
+
+#[test]
+fn a_held_alert_on_data_that_stopped_coming_is_marked_stale() {
+    let mut app = fixture::app();
+    let p99 = app.services[0]
+        .panels
+        .iter_mut()
+        .find(|p| p.spec.title == "p99 latency")
+        .unwrap();
+    p99.fail("cannot connect".into());
+    let s = screen(&app, 200, 50);
+    assert!(s.contains("recsys/p99 latency ✗ FIRING (stale 5s)"), "{s}");
+}

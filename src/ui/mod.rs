@@ -36,7 +36,7 @@ pub fn render(frame: &mut Frame, app: &App, theme: &Theme, now: f64) {
         View::Alerts => views::alerts(frame, body, app, theme, now),
         View::Audit => registry::audit(frame, body, app, theme),
     }
-    render_alert_line(frame, alerts, app, theme);
+    render_alert_line(frame, alerts, app, theme, now);
     render_footer(frame, footer, theme);
     if app.help {
         render_help(frame, area, theme);
@@ -102,12 +102,27 @@ pub fn state_label(state: AlertState, theme: &Theme) -> (String, Style) {
     }
 }
 
-fn render_alert_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+fn render_alert_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) {
     let panels = app.alerting_panels();
     let prom = app.prometheus_alerts();
     let mut spans = Vec::new();
+    // A source that is down comes first: every state below it may be out of date.
+    for s in app.sources.iter().filter(|s| s.error.is_some()) {
+        spans.push(Span::styled(
+            format!(" ✗ source {} DOWN ", s.name),
+            theme.crit,
+        ));
+    }
+    for r in app.registries.iter().filter(|r| r.error.is_some()) {
+        spans.push(Span::styled(
+            format!(" ✗ registry {} DOWN ", r.cfg.name),
+            theme.crit,
+        ));
+    }
     if panels.is_empty() && prom.is_empty() {
-        spans.push(Span::styled(" ✓ nothing firing or pending", theme.ok));
+        if spans.is_empty() {
+            spans.push(Span::styled(" ✓ nothing firing or pending", theme.ok));
+        }
     } else {
         let firing = panels
             .iter()
@@ -126,8 +141,14 @@ fn render_alert_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         for (svc, p) in &panels {
             let (label, style) = state_label(p.alert_state(), theme);
+            // A held state on data that stopped coming is not current: say so.
+            let stale = match (&p.error, p.age(now)) {
+                (Some(_), Some(a)) => format!(" (stale {})", format::age(a)),
+                (Some(_), None) => " (stale)".into(),
+                _ => String::new(),
+            };
             spans.push(Span::styled(
-                format!("· {}/{} {} ", svc.name, p.spec.title, label),
+                format!("· {}/{} {label}{stale} ", svc.name, p.spec.title),
                 style,
             ));
         }

@@ -106,6 +106,16 @@ pub fn registry(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
             ),
             theme.title,
         ));
+        if let Some(err) = reg.error.as_ref().or(e.error.as_ref()) {
+            let age = e
+                .updated_at
+                .map(|t| format::age(now - t))
+                .unwrap_or_default();
+            lines.push(Line::styled(
+                format!("  STALE: last read {age} ago; now: {err}"),
+                theme.crit,
+            ));
+        }
         // Metrics side by side.
         let mut keys: Vec<&String> = champ
             .and_then(|v| s.metrics.get(v))
@@ -191,14 +201,20 @@ pub fn registry(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
         Access::Wallboard => "wallboard: no commands",
     };
     // The outcome and the keys stay at the bottom.
-    let body_h = area.height.saturating_sub(2) as usize;
+    // The outcome gets two lines so the end of a message ("nothing was sent") is never cut.
+    let body_h = area.height.saturating_sub(3) as usize;
     lines.truncate(body_h);
-    while lines.len() < body_h {
-        lines.push(Line::raw(""));
+    let [body, outcome, keys_row] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Length(body_h as u16),
+        ratatui::layout::Constraint::Length(2),
+        ratatui::layout::Constraint::Length(1),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(lines), body);
+    if let Some(l) = outcome_line(&app.outcome, theme) {
+        frame.render_widget(Paragraph::new(l).wrap(Wrap { trim: true }), outcome);
     }
-    lines.push(outcome_line(&app.outcome, theme).unwrap_or_else(|| Line::raw("")));
-    lines.push(Line::styled(keys, theme.dim));
-    frame.render_widget(Paragraph::new(lines), area);
+    frame.render_widget(Paragraph::new(Line::styled(keys, theme.dim)), keys_row);
 }
 
 pub fn audit(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

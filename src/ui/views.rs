@@ -536,7 +536,7 @@ fn attention_lines(app: &App, theme: &Theme, now: f64, w: usize) -> Vec<Line<'st
         };
         let age = s
             .last_ok
-            .map(|t| format!("ok {} ago", format::age(now - t)))
+            .map(|t| format!("last ok {} ago", format::age(now - t)))
             .unwrap_or_else(|| "never ok".into());
         let detail = s
             .error
