@@ -333,6 +333,34 @@ pub fn layer_detail(
         );
         return;
     }
+    // Too short for a box per panel (8 panels at 80x24): one row per panel as in the
+    // overview, with the meaning and thresholds in words under it.
+    let needed: u16 = panels
+        .iter()
+        .map(|p| match &p.reading {
+            Some(Reading::Distribution(s)) => s.len() as u16 + 3,
+            _ => 4,
+        })
+        .sum();
+    if needed > area.height {
+        let cols = Cols::for_width(
+            area.width as usize,
+            panels.iter().any(|p| p.spec.week_over_week),
+        );
+        let mut lines = Vec::new();
+        for p in &panels {
+            lines.push(panel_row(p, &cols, theme, now));
+            // Thresholds first: on a narrow screen they matter more than the query.
+            let info = format!(
+                "  {} · {}",
+                thresholds_text(p),
+                describe_measure(&p.spec.measure)
+            );
+            lines.push(Line::styled(fit(&info, area.width as usize), theme.dim));
+        }
+        frame.render_widget(Paragraph::new(lines), area);
+        return;
+    }
     let heights: Vec<Constraint> = panels
         .iter()
         .map(|p| match &p.reading {
@@ -361,8 +389,8 @@ pub fn layer_detail(
         }
         let info = format!(
             "{} · {}",
-            describe_measure(&p.spec.measure),
-            thresholds_text(p)
+            thresholds_text(p),
+            describe_measure(&p.spec.measure)
         );
         let (info_area, chart) = if inner.height >= 2 {
             let [i, c] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
@@ -436,8 +464,9 @@ pub fn layer_detail(
                 let data: Vec<u64> = vals
                     .iter()
                     .map(|v| {
+                        // The minimum still draws a sliver: a blank column reads as "no data".
                         if hi > lo {
-                            ((v - lo) / (hi - lo) * 1000.0) as u64 + 1
+                            100 + ((v - lo) / (hi - lo) * 900.0) as u64
                         } else {
                             500
                         }
