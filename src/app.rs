@@ -304,7 +304,7 @@ impl App {
         };
         let cfg = reg.cfg.clone();
         let base = reg.cfg.url.clone();
-        let describe = move |m: &AliasMove| describe_move(&base, m);
+        let describe = move |m: &AliasMove| crate::sources::mlflow::describe_move(&base, m);
         let built = if promote {
             crate::commands::promote_request(&cfg, r, &state, &describe)
         } else {
@@ -594,20 +594,6 @@ impl App {
                 .iter()
                 .flat_map(|s| &s.alerts)
                 .any(|a| a.state == "firing")
-    }
-}
-
-/// The request line of one alias move, for the confirmation dialog.
-pub fn describe_move(base: &url::Url, m: &AliasMove) -> String {
-    let path = format!(
-        "{}/api/2.0/mlflow/registered-models/alias",
-        base.path().trim_end_matches('/')
-    );
-    match m {
-        AliasMove::Set { alias, version } => {
-            format!("POST {path} {{alias: {alias}, version: \"{version}\"}}")
-        }
-        AliasMove::Delete { alias } => format!("DELETE {path} {{alias: {alias}}}"),
     }
 }
 

@@ -49,6 +49,22 @@ impl std::fmt::Display for RegistryError {
     }
 }
 
+/// The request line of one alias move, as the confirmation shows it:
+/// `POST /api/2.0/mlflow/registered-models/alias {alias: champion, version: "13"}`.
+/// Pure, so the console can state it without a client.
+pub fn describe_move(base: &url::Url, m: &AliasMove) -> String {
+    let path = format!(
+        "{}/{API}/registered-models/alias",
+        base.path().trim_end_matches('/')
+    );
+    match m {
+        AliasMove::Set { alias, version } => {
+            format!("POST {path} {{alias: {alias}, version: \"{version}\"}}")
+        }
+        AliasMove::Delete { alias } => format!("DELETE {path} {{alias: {alias}}}"),
+    }
+}
+
 #[derive(Clone)]
 pub struct MlflowClient {
     http: HttpClient,
@@ -319,16 +335,7 @@ impl MlflowClient {
 
     /// The request lines of a plan, for the confirmation dialog.
     pub fn describe(&self, m: &AliasMove) -> String {
-        match m {
-            AliasMove::Set { alias, version } => format!(
-                "{} {{alias: {alias}, version: \"{version}\"}}",
-                self.request_line("POST", "registered-models/alias")
-            ),
-            AliasMove::Delete { alias } => format!(
-                "{} {{alias: {alias}}}",
-                self.request_line("DELETE", "registered-models/alias")
-            ),
-        }
+        describe_move(&self.base, m)
     }
 
     /// `mltop check`: the registry answers a search.
