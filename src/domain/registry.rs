@@ -37,6 +37,8 @@ pub struct VersionInfo {
     pub run_id: Option<String>,
     pub source: String,
     pub user: Option<String>,
+    /// Version tags `(key, value)`, as the registry holds them.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A watched model.

@@ -129,6 +129,18 @@ pub fn parse_version(v: &Value) -> Option<VersionInfo> {
         run_id: str_field(v, "run_id").filter(|s| !s.is_empty()),
         source: str_field(v, "source").unwrap_or_default(),
         user: str_field(v, "user_id").filter(|s| !s.is_empty()),
+        tags: v
+            .get("tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some((
+                    str_field(t, "key")?,
+                    str_field(t, "value").unwrap_or_default(),
+                ))
+            })
+            .collect(),
     })
 }
 
@@ -380,5 +392,9 @@ mod tests {
         let v = parse_version(&json!({"version":"13","status":"READY","creation_timestamp":1700000000000i64,"run_id":"abc"})).unwrap();
         assert_eq!(v.version, "13");
         assert_eq!(v.run_id.as_deref(), Some("abc"));
+        assert!(v.tags.is_empty(), "no tags key: an empty list");
+        let v = parse_version(&json!({"version":"2","tags":[{"key":"validated","value":"true"}]}))
+            .unwrap();
+        assert_eq!(v.tags, vec![("validated".to_string(), "true".to_string())]);
     }
 }

@@ -187,6 +187,14 @@ pub fn registry(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
                 Span::styled(fit(&v.status, 8), theme.dim),
                 Span::styled(fit_right(&format!("{age} ago"), 9), theme.dim),
                 Span::styled(format!("  {aliases}"), theme.accent),
+                Span::styled(
+                    v.tags
+                        .iter()
+                        .take(3)
+                        .map(|(k, val)| format!("  {k}={val}"))
+                        .collect::<String>(),
+                    theme.dim,
+                ),
             ]));
         }
     } else if let Some((_, e)) = app.selected() {

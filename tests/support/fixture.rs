@@ -132,6 +132,7 @@ pub fn app_with_registry() -> App {
             run_id: Some(format!("run{v}")),
             source: format!("runs:/run{v}/model"),
             user: None,
+            tags: Vec::new(),
         }
     };
     let recsys = ModelState {
