@@ -21,18 +21,20 @@ pub enum View {
     Overview,
     Layer(Layer),
     Registry,
+    Rollouts,
     Alerts,
     Audit,
 }
 
 impl View {
-    const CYCLE: [View; 8] = [
+    const CYCLE: [View; 9] = [
         View::Overview,
         View::Layer(Layer::System),
         View::Layer(Layer::Model),
         View::Layer(Layer::Data),
         View::Layer(Layer::Business),
         View::Registry,
+        View::Rollouts,
         View::Alerts,
         View::Audit,
     ];
@@ -48,6 +50,7 @@ impl View {
             View::Overview => "Overview",
             View::Layer(l) => l.title(),
             View::Registry => "Registry",
+            View::Rollouts => "Rollouts",
             View::Alerts => "Alerts",
             View::Audit => "Audit",
         }
@@ -94,6 +97,16 @@ pub struct RegistryView {
     pub error: Option<String>,
 }
 
+/// One rollout controller and what it last said.
+#[derive(Debug, Clone)]
+pub struct RolloutsView {
+    pub cfg: crate::config::RolloutsConfig,
+    pub url: String,
+    pub rollouts: Vec<crate::sources::argo::RolloutInfo>,
+    pub last_ok: Option<f64>,
+    pub error: Option<String>,
+}
+
 /// Work for the runtime after an update: the only way state asks for I/O.
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -130,6 +143,9 @@ pub struct App {
     pub demo: bool,
     pub quit: bool,
     pub registries: Vec<RegistryView>,
+    pub rollouts: Vec<RolloutsView>,
+    /// Index into `rollout_list()`.
+    pub selected_rollout: usize,
     /// Index into `model_list()`.
     pub selected_model: usize,
     pub commands: CommandLayer,
@@ -196,6 +212,18 @@ impl App {
                     error: None,
                 })
                 .collect(),
+            rollouts: config
+                .rollouts
+                .iter()
+                .map(|r| RolloutsView {
+                    cfg: r.clone(),
+                    url: redact_url(&r.url),
+                    rollouts: Vec::new(),
+                    last_ok: None,
+                    error: None,
+                })
+                .collect(),
+            selected_rollout: 0,
             selected_model: 0,
             commands: CommandLayer::new(
                 if config.readonly {
@@ -230,6 +258,15 @@ impl App {
             .iter()
             .enumerate()
             .flat_map(|(r, reg)| (0..reg.models.len()).map(move |m| (r, m)))
+            .collect()
+    }
+
+    /// Every rollout as (controller index, rollout index), in screen order.
+    pub fn rollout_list(&self) -> Vec<(usize, usize)> {
+        self.rollouts
+            .iter()
+            .enumerate()
+            .flat_map(|(c, v)| (0..v.rollouts.len()).map(move |r| (c, r)))
             .collect()
     }
 
@@ -388,13 +425,19 @@ impl App {
             Action::OpenAlerts => self.view = View::Alerts,
             Action::OpenRegistry => self.view = View::Registry,
             Action::OpenAudit => self.view = View::Audit,
+            Action::OpenRollouts => self.view = View::Rollouts,
             Action::NextModel | Action::PrevModel => {
-                let n = self.model_list().len();
+                // j/k select within the list of the view on screen.
+                let (n, sel) = if self.view == View::Rollouts {
+                    (self.rollout_list().len(), &mut self.selected_rollout)
+                } else {
+                    (self.model_list().len(), &mut self.selected_model)
+                };
                 if n < 2 {
                     return false;
                 }
                 let by = if a == Action::NextModel { 1 } else { n - 1 };
-                self.selected_model = (self.selected_model + by) % n;
+                *sel = (*sel + by) % n;
             }
             Action::Promote => self.command(true),
             Action::Rollback => self.command(false),
@@ -508,6 +551,22 @@ impl App {
                     }
                 }
             },
+            SourceEvent::Rollouts { source, at, result } => {
+                if let Some(v) = self.rollouts.get_mut(source) {
+                    match result {
+                        Ok(r) => {
+                            v.rollouts = r;
+                            v.last_ok = Some(at);
+                            v.error = None;
+                        }
+                        Err(e) => v.error = Some(clean(&e, 200)),
+                    }
+                }
+                let n = self.rollout_list().len();
+                if self.selected_rollout >= n {
+                    self.selected_rollout = n.saturating_sub(1);
+                }
+            }
             SourceEvent::CommandDone {
                 target,
                 outcome,
@@ -627,7 +686,13 @@ mod tests {
         assert_eq!(a.view, View::Layer(Layer::System));
         a.update(key(KeyCode::Char('4')), 0.0);
         assert_eq!(a.view, View::Layer(Layer::Business));
-        for want in [View::Registry, View::Alerts, View::Audit, View::Overview] {
+        for want in [
+            View::Registry,
+            View::Rollouts,
+            View::Alerts,
+            View::Audit,
+            View::Overview,
+        ] {
             a.update(key(KeyCode::Tab), 0.0);
             assert_eq!(a.view, want);
         }

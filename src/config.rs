@@ -37,7 +37,31 @@ struct RawConfig {
     services: Vec<Spanned<RawService>>,
     #[serde(default)]
     registry: BTreeMap<String, Spanned<RawRegistry>>,
+    #[serde(default)]
+    rollouts: BTreeMap<String, Spanned<RawRollouts>>,
     audit_log: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutsKind {
+    Argo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRollouts {
+    kind: RolloutsKind,
+    url: Spanned<String>,
+    prefix: Option<String>,
+    namespaces: Vec<String>,
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    auth: Option<Spanned<RawAuth>>,
+    max_body_bytes: Option<usize>,
+    environment: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -237,8 +261,26 @@ pub struct Config {
     pub metrics: Vec<MetricsSourceConfig>,
     pub services: Vec<ServiceConfig>,
     pub registries: Vec<RegistryConfig>,
+    pub rollouts: Vec<RolloutsConfig>,
     /// Where commands are audited (`None`: `$MLTOP_AUDIT_LOG`, else the XDG data dir).
     pub audit_log: Option<PathBuf>,
+}
+
+/// A rollout controller (Argo Rollouts' dashboard API) and the namespaces watched in it.
+#[derive(Debug, Clone)]
+pub struct RolloutsConfig {
+    pub name: String,
+    pub kind: RolloutsKind,
+    pub url: url::Url,
+    /// `/rollouts/api/v1` since Argo Rollouts v1.9, `/api/v1` before.
+    pub prefix: String,
+    pub namespaces: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub headers: Vec<(String, String)>,
+    pub auth: Auth,
+    pub max_body_bytes: usize,
+    pub environment: String,
 }
 
 /// A model registry and the models watched in it.
@@ -486,6 +528,10 @@ fn resolve(ctx: &Ctx, raw: RawConfig) -> Result<Config, ConfigError> {
     for (name, r) in &raw.registry {
         registries.push(resolve_registry(ctx, name, r)?);
     }
+    let mut rollouts = Vec::new();
+    for (name, r) in &raw.rollouts {
+        rollouts.push(resolve_rollouts(ctx, name, r)?);
+    }
     Ok(Config {
         path: None,
         readonly: raw.readonly,
@@ -493,6 +539,7 @@ fn resolve(ctx: &Ctx, raw: RawConfig) -> Result<Config, ConfigError> {
         metrics,
         services,
         registries,
+        rollouts,
         audit_log: raw.audit_log.map(PathBuf::from),
     })
 }
@@ -572,6 +619,61 @@ fn resolve_registry(
         history: raw.history.unwrap_or(10).clamp(1, 200),
         gate,
         gates,
+    })
+}
+
+fn resolve_rollouts(
+    ctx: &Ctx,
+    name: &str,
+    r: &Spanned<RawRollouts>,
+) -> Result<RolloutsConfig, ConfigError> {
+    let key = format!("rollouts.{name}");
+    let raw = r.get_ref();
+    let url = http_url(
+        ctx,
+        &raw.url,
+        &format!("{key}.url"),
+        "\"http://argo-rollouts-dashboard:3100\"",
+    )?;
+    if raw.namespaces.is_empty() {
+        return Err(ctx.err(
+            r.span(),
+            format!("{key}.namespaces"),
+            "no namespaces to watch",
+            "list them: namespaces = [\"ml\"]",
+        ));
+    }
+    let interval = match &raw.interval {
+        Some(d) => ctx.duration(d, &format!("{key}.interval"))?,
+        None => DEFAULT_INTERVAL,
+    };
+    let timeout = match &raw.timeout {
+        Some(d) => ctx.duration(d, &format!("{key}.timeout"))?,
+        None => DEFAULT_TIMEOUT,
+    };
+    let auth = match &raw.auth {
+        None => Auth::None,
+        Some(a) => resolve_auth(ctx, &format!("{key}.auth"), a)?,
+    };
+    Ok(RolloutsConfig {
+        name: name.to_string(),
+        kind: raw.kind,
+        url,
+        prefix: raw
+            .prefix
+            .clone()
+            .unwrap_or_else(|| crate::sources::argo::DEFAULT_PREFIX.to_string()),
+        namespaces: raw.namespaces.clone(),
+        interval,
+        timeout,
+        headers: raw
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        auth,
+        max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+        environment: raw.environment.clone().unwrap_or_else(|| "prod".into()),
     })
 }
 

@@ -18,6 +18,7 @@ pub enum Action {
     NextService,
     PrevService,
     OpenRegistry,
+    OpenRollouts,
     OpenAudit,
     NextModel,
     PrevModel,
@@ -97,7 +98,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::Tab, N)],
         label: "Tab",
         action: Action::NextView,
-        description: "Next view (overview → layers → registry → alerts → audit)",
+        description: "Next view (overview → layers → registry → rollouts → alerts → audit)",
         hint: Some("Tab view"),
     },
     Binding {
@@ -146,10 +147,18 @@ pub const KEYMAP: &[Binding] = &[
     },
     Binding {
         mode: Mode::Normal,
+        keys: &[(KeyCode::Char('o'), N)],
+        label: "o",
+        action: Action::OpenRollouts,
+        description: "Rollouts: phase, step ladder, weights, replica sets, analysis runs",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
         keys: &[(KeyCode::Char('j'), N), (KeyCode::Down, N)],
         label: "j ↓",
         action: Action::NextModel,
-        description: "Next model (registry view)",
+        description: "Next item (registry, rollouts)",
         hint: None,
     },
     Binding {
@@ -157,7 +166,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::Char('k'), N), (KeyCode::Up, N)],
         label: "k ↑",
         action: Action::PrevModel,
-        description: "Previous model (registry view)",
+        description: "Previous item (registry, rollouts)",
         hint: None,
     },
     Binding {

@@ -8,6 +8,7 @@ pub mod http;
 pub mod mlflow;
 pub mod prometheus;
 pub mod registry;
+pub mod rollouts;
 pub mod scrape;
 
 use std::time::Duration;
@@ -49,6 +50,12 @@ pub enum SourceEvent {
         detail: String,
         registry: usize,
         model: Option<crate::domain::registry::ModelState>,
+    },
+    /// One read of a rollout controller's rollouts (`Err`: it cannot be read).
+    Rollouts {
+        source: usize,
+        at: f64,
+        result: Result<Vec<argo::RolloutInfo>, String>,
     },
     /// An audit record was appended (or could not be).
     Audited {

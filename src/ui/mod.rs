@@ -3,6 +3,7 @@
 
 pub mod format;
 mod registry;
+mod rollouts;
 pub mod theme;
 mod views;
 
@@ -33,6 +34,7 @@ pub fn render(frame: &mut Frame, app: &App, theme: &Theme, now: f64) {
         View::Overview => views::overview(frame, body, app, theme, now),
         View::Layer(l) => views::layer_detail(frame, body, app, l, theme, now),
         View::Registry => registry::registry(frame, body, app, theme, now),
+        View::Rollouts => rollouts::rollouts(frame, body, app, theme, now),
         View::Alerts => views::alerts(frame, body, app, theme, now),
         View::Audit => registry::audit(frame, body, app, theme),
     }
