@@ -218,8 +218,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         .await?;
         let registry =
             demo::registry::serve(demo::registry::Registry::demo(), cancel.clone()).await?;
+        let rollouts = demo::rollout::serve(
+            demo::rollout::RolloutSim::demo(handle.world.clone()),
+            cancel.clone(),
+        )
+        .await?;
         let text = demo::config_toml(&handle.metrics_url)
-            + &demo::registry_toml(&format!("http://{registry}"));
+            + &demo::registry_toml(&format!("http://{registry}"))
+            + &demo::rollouts_toml(&format!("http://{rollouts}"));
         let mut cfg =
             Config::parse(&text, "<demo config>").map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
         // `for:` holds are wall-clock; in a time-lapse demo they shrink with it so the story's
@@ -416,11 +422,18 @@ async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result
     )
     .await?;
     let registry = demo::registry::serve(demo::registry::Registry::demo(), cancel.clone()).await?;
+    let rollouts = demo::rollout::serve(
+        demo::rollout::RolloutSim::demo(handle.world.clone()),
+        cancel.clone(),
+    )
+    .await?;
     println!("demo model server: {}", handle.metrics_url);
     println!("demo registry (MLflow API): http://{registry}");
+    println!("demo rollouts (Argo Rollouts dashboard API): http://{rollouts}");
     if let Some(path) = write_config {
         let text = demo::config_toml(&handle.metrics_url)
-            + &demo::registry_toml(&format!("http://{registry}"));
+            + &demo::registry_toml(&format!("http://{registry}"))
+            + &demo::rollouts_toml(&format!("http://{rollouts}"));
         std::fs::write(&path, text)
             .wrap_err_with(|| format!("writing the demo config to {}", path.display()))?;
         println!(

@@ -99,3 +99,20 @@ fraud-detector = {{ metric = "auc", greater_is_better = true, min_absolute_chang
 "#
     )
 }
+
+/// The rollouts part of the demo config, for the demo's rollout controller at `url`.
+pub fn rollouts_toml(url: &str) -> String {
+    format!(
+        r#"
+# The demo's canary rollout: a simulator that answers in Argo Rollouts' dashboard JSON (Argo
+# needs Kubernetes) and drives the model server's traffic split.
+[rollouts.demo-argo]
+kind = "argo"
+url = "{url}"
+namespaces = ["ml"]
+interval = "2s"
+timeout = "2s"
+environment = "demo"
+"#
+    )
+}

@@ -18,6 +18,7 @@
 
 pub mod registry;
 pub mod rng;
+pub mod rollout;
 pub mod script;
 mod server;
 mod world;
@@ -25,7 +26,7 @@ mod world;
 pub use server::{start, start_on};
 
 mod config;
-pub use config::{config_toml, registry_toml};
+pub use config::{config_toml, registry_toml, rollouts_toml};
 pub use world::World;
 
 use std::net::SocketAddr;

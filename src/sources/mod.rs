@@ -340,6 +340,14 @@ pub fn spawn_all(
             cancel.child_token(),
         ));
     }
+    for (i, r) in config.rollouts.iter().enumerate() {
+        tasks.spawn(rollouts::run(
+            i,
+            r.clone(),
+            tx.clone(),
+            cancel.child_token(),
+        ));
+    }
     Ok(())
 }
 

@@ -115,6 +115,12 @@ fn render_alert_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, no
             theme.crit,
         ));
     }
+    for r in app.rollouts.iter().filter(|r| r.error.is_some()) {
+        spans.push(Span::styled(
+            format!(" ✗ rollouts {} DOWN ", r.cfg.name),
+            theme.crit,
+        ));
+    }
     for r in app.registries.iter().filter(|r| r.error.is_some()) {
         spans.push(Span::styled(
             format!(" ✗ registry {} DOWN ", r.cfg.name),

@@ -32,20 +32,25 @@ fn step_text(s: &CanaryStep) -> String {
     }
 }
 
-/// The ladder: `5 % › pause 2m › [25 %] › …` with the current step marked in words too.
+/// The ladder: `5 % › ▶[pause 2m] › 25 % › …` with the current step marked by a symbol too.
+/// Argo's `step` "i/n" carries the 0-based index of the current step (`currentStepIndex`), so
+/// "1/8" is the pause after the first weight; "n/n" means every step is done.
 fn ladder(r: &RolloutInfo, theme: &Theme) -> Line<'static> {
-    let current = r.step.map(|(c, _)| c as usize);
+    // An aborted rollout is at no step: mark none.
+    let current = r
+        .step
+        .map(|(c, _)| c as usize)
+        .filter(|_| r.status != "Degraded");
     let mut spans = vec![Span::styled("  steps ", theme.dim)];
     for (i, s) in r.steps.iter().enumerate() {
-        let n = i + 1;
         let text = step_text(s);
         let (t, style) = match current {
-            Some(c) if n < c => (text, theme.dim),
-            Some(c) if n == c => (format!("▶[{text}]"), theme.title),
+            Some(c) if i < c => (text, theme.dim),
+            Some(c) if i == c => (format!("▶[{text}]"), theme.title),
             _ => (text, theme.text),
         };
         spans.push(Span::styled(t, style));
-        if n < r.steps.len() {
+        if i + 1 < r.steps.len() {
             spans.push(Span::styled(" › ", theme.dim));
         }
     }
