@@ -229,6 +229,36 @@ pub async fn check(config: &Config, out: &mut impl std::io::Write) -> std::io::R
             }
         }
     }
+    for r in &config.rollouts {
+        let started = Instant::now();
+        let result = match crate::sources::rollouts::client(r) {
+            Ok(c) => crate::sources::rollouts::read_all(&c, r).await.map(|v| {
+                format!(
+                    "Argo Rollouts dashboard answers ({} rollouts in {})",
+                    v.len(),
+                    r.namespaces.join(", ")
+                )
+            }),
+            Err(e) => Err(e),
+        };
+        let ms = started.elapsed().as_millis();
+        let url = crate::app::redact_url(&r.url);
+        match result {
+            Ok(what) => writeln!(
+                out,
+                "ok    {:<16} {:<10} {url}  {what} ({ms} ms)",
+                r.name, "argo"
+            )?,
+            Err(e) => {
+                all_ok = false;
+                writeln!(
+                    out,
+                    "FAIL  {:<16} {:<10} {url}  {e} ({ms} ms)",
+                    r.name, "argo"
+                )?
+            }
+        }
+    }
     Ok(all_ok)
 }
 

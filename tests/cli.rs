@@ -237,11 +237,11 @@ fn status_json_reports_every_panel_and_exits_0_when_calm() {
         .output()
         .unwrap();
     assert!(check.status.success(), "{}", text(&check.stdout));
-    assert!(
-        text(&check.stdout).starts_with("ok    demo"),
-        "{}",
-        text(&check.stdout)
-    );
+    let lines: Vec<String> = text(&check.stdout).lines().map(String::from).collect();
+    // one line per endpoint: metrics, registry, rollouts
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("ok ")), "{lines:?}");
+    assert!(lines[2].contains("1 rollouts in ml"), "{lines:?}");
 
     let (out, json) = status(&demo.config);
     assert_eq!(out.status.code(), Some(0), "{json:#}");
