@@ -120,7 +120,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use super::prometheus::{free_port, http_get, percent_encode};
+use super::prometheus::{free_port, http_get, parse_response, percent_encode, tail};
 
 /// The pinned MLflow (3.18.0 is listed on PyPI but a dependency is missing: pip falls back).
 pub const MLFLOW_VERSION: &str = "3.17.2";
@@ -857,70 +857,4 @@ pub fn http_request(
         }
     }
     parse_response(&raw).map_err(|e| format!("{method} {url}: {e}"))
-}
-
-fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
-    let head_end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("response has no end of headers")?;
-    let head = String::from_utf8_lossy(&raw[..head_end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let mut chunked = false;
-    let mut length = None;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.to_ascii_lowercase().contains("chunked");
-        } else if name.eq_ignore_ascii_case("content-length") {
-            length = value.parse::<usize>().ok();
-        }
-    }
-    let body = &raw[head_end + 4..];
-    let body = if chunked {
-        decode_chunked(body)?
-    } else if let Some(n) = length {
-        body.get(..n)
-            .ok_or_else(|| format!("body shorter than Content-Length {n}"))?
-            .to_vec()
-    } else {
-        body.to_vec()
-    };
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
-fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let eol = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("truncated chunk size line")?;
-        let size_line = String::from_utf8_lossy(&data[..eol]);
-        let size_hex = size_line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| format!("bad chunk size {size_hex:?}"))?;
-        data = &data[eol + 2..];
-        if size == 0 {
-            return Ok(out); // trailers, if any, are ignored
-        }
-        let chunk = data.get(..size).ok_or("truncated chunk")?;
-        out.extend_from_slice(chunk);
-        data = data.get(size + 2..).ok_or("missing CRLF after chunk")?;
-    }
-}
-
-/// Last `n` lines of `text`.
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

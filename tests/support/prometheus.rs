@@ -524,7 +524,7 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     parse_response(&raw).map_err(|e| format!("GET {url}: {e}"))
 }
 
-fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
+pub fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     let head_end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -563,7 +563,7 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, String> {
+pub fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
         let eol = data
@@ -585,7 +585,7 @@ fn decode_chunked(mut data: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 /// Last `n` lines of `text`.
-fn tail(text: &str, n: usize) -> String {
+pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
