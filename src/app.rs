@@ -369,6 +369,58 @@ impl App {
         }
     }
 
+    /// A rollout command on the selected rollout, through the command layer.
+    fn rollout_command(&mut self, cmd: crate::domain::rollout::RolloutCommand) {
+        if self.view != View::Rollouts {
+            self.view = View::Rollouts;
+            self.say(None, "rollouts: select one with j/k, then the command key");
+            return;
+        }
+        let Some((c, r)) = self.rollout_list().get(self.selected_rollout).copied() else {
+            self.say(
+                None,
+                "no rollout selected: configure a [rollouts.NAME] with namespaces",
+            );
+            return;
+        };
+        let v = &self.rollouts[c];
+        let info = v.rollouts[r].clone();
+        let cfg = v.cfg.clone();
+        let target = format!("{}/{}@{}", info.namespace, info.name, cfg.name);
+        if let Some((reason, record)) = self.commands.refuse("rollout", &target, &cfg.environment) {
+            self.say(Some(Outcome::Refused), format!("refused: {reason}"));
+            self.audit(record);
+            return;
+        }
+        if let Some(err) = v.error.clone() {
+            self.say(
+                None,
+                format!("not acting on {target}: the controller cannot be read right now: {err}"),
+            );
+            return;
+        }
+        let line = {
+            let client = crate::sources::rollouts::client(&cfg);
+            let (ns, name) = (info.namespace.clone(), info.name.clone());
+            move |rev: Option<i64>| match &client {
+                Ok(cl) => cl.request_line(&ns, &name, cmd, rev),
+                Err(e) => e.clone(),
+            }
+        };
+        match crate::commands::rollout_request(&cfg, c, &info, cmd, &line) {
+            Ok(req) => match self.commands.request(req) {
+                Requested::Refused { reason, record } => {
+                    self.say(Some(Outcome::Refused), format!("refused: {reason}"));
+                    self.audit(*record);
+                }
+                Requested::Busy(why) => self.say(None, why),
+                Requested::Confirm(c) => self.confirm = Some(*c),
+            },
+            // Not offered in this phase: say why, send nothing.
+            Err(why) => self.say(None, why),
+        }
+    }
+
     fn confirm_yes(&mut self) {
         let Some(c) = self.confirm.take() else { return };
         match self.commands.confirm(c) {
@@ -439,7 +491,11 @@ impl App {
                 let by = if a == Action::NextModel { 1 } else { n - 1 };
                 *sel = (*sel + by) % n;
             }
+            Action::Promote if self.view == View::Rollouts => {
+                self.rollout_command(crate::domain::rollout::RolloutCommand::Promote)
+            }
             Action::Promote => self.command(true),
+            Action::RolloutCmd(cmd) => self.rollout_command(cmd),
             Action::Rollback => self.command(false),
             Action::ConfirmYes => self.confirm_yes(),
             Action::ConfirmNo => self.confirm_no(),
@@ -573,7 +629,20 @@ impl App {
                 detail,
                 registry,
                 model,
+                rollout,
             } => {
+                if let Some((source, info)) = rollout.map(|b| *b)
+                    && let Some(v) = self.rollouts.get_mut(source)
+                {
+                    match v
+                        .rollouts
+                        .iter_mut()
+                        .find(|r| r.namespace == info.namespace && r.name == info.name)
+                    {
+                        Some(r) => *r = info,
+                        None => v.rollouts.push(info),
+                    }
+                }
                 if let Some(i) = self.running.iter().position(|c| c.request.target == target) {
                     let c = self.running.remove(i);
                     let after = model.as_ref().map(|m| serde_json::json!(m.aliases));
@@ -590,7 +659,7 @@ impl App {
                 }
                 if let Some(m) = model {
                     let name = m.name.clone();
-                    self.set_model(registry, Ok(m), &name, now);
+                    self.set_model(registry, Ok(*m), &name, now);
                 }
             }
             SourceEvent::Audited { result } => match result {

@@ -253,7 +253,9 @@ pub async fn change(
             }
         }
     }
-    let CommandAction::Aliases { plan, .. } = c.request.action.clone();
+    let CommandAction::Aliases { plan, .. } = c.request.action.clone() else {
+        return fail(out, "not a registry command", EXIT_USAGE);
+    };
     let (outcome, mut detail) = registry::execute(&client, &plan).await;
     let after = match registry::reread(&client, reg, model).await {
         Ok(m) => {

@@ -27,6 +27,14 @@ pub enum Access {
 pub enum CommandAction {
     /// Move aliases in registry number `registry` (index into `Config::registries`).
     Aliases { registry: usize, plan: AliasPlan },
+    /// A rollout command to controller number `source` (index into `Config::rollouts`).
+    Rollout {
+        source: usize,
+        namespace: String,
+        name: String,
+        cmd: crate::domain::rollout::RolloutCommand,
+        undo_revision: Option<i64>,
+    },
 }
 
 /// A command ready for confirmation: everything the operator must see before saying yes.
@@ -312,6 +320,89 @@ pub fn rollback_request(
     Ok(request_from_plan(
         "rollback", reg, registry, plan, describe, None,
     ))
+}
+
+/// A rollout command on `info`, refused (with why) where Argo's dashboard would not offer it.
+/// Promote-full skips every remaining step and analysis, so it needs a second confirmation.
+pub fn rollout_request(
+    cfg: &crate::config::RolloutsConfig,
+    source: usize,
+    info: &crate::sources::argo::RolloutInfo,
+    cmd: crate::domain::rollout::RolloutCommand,
+    request_line: &dyn Fn(Option<i64>) -> String,
+) -> Result<CommandRequest, String> {
+    use crate::domain::rollout::{RolloutCommand, allowed};
+    let who = format!("{}/{}", info.namespace, info.name);
+    allowed(cmd, &info.status).map_err(|e| format!("{who}: {e}"))?;
+    let weight = info.set_weight.unwrap_or(0);
+    let step = info
+        .step
+        .map(|(a, b)| format!("step {a}/{b}"))
+        .unwrap_or_else(|| "no step".into());
+    let stable = info.replica_sets.iter().find(|r| r.stable);
+    let canary = info.replica_sets.iter().find(|r| r.canary);
+    let image = |r: Option<&crate::sources::argo::ReplicaSetInfo>| {
+        r.map(|r| r.images.join(",")).unwrap_or_else(|| "?".into())
+    };
+    let undo_revision = match cmd {
+        RolloutCommand::Undo => Some(
+            stable
+                .map(|r| r.revision)
+                .ok_or_else(|| format!("{who}: no stable revision to undo to"))?,
+        ),
+        _ => None,
+    };
+    let (effect, warning) = match cmd {
+        RolloutCommand::Promote => (
+            format!("{who}: promote past {step} (canary at {weight} %) to the next step"),
+            None,
+        ),
+        RolloutCommand::PromoteFull => (
+            format!(
+                "{who}: promote FULLY — skip every remaining step and analysis: canary {} → 100 % of traffic",
+                image(canary)
+            ),
+            Some(format!(
+                "promote --full skips the remaining steps and analysis of {who}: the canary takes all traffic at once"
+            )),
+        ),
+        RolloutCommand::Abort => (
+            format!(
+                "{who}: abort — traffic {weight} % → 0 % on the canary, all back to stable {}",
+                image(stable)
+            ),
+            None,
+        ),
+        RolloutCommand::Retry => (
+            format!("{who}: retry the aborted rollout from its first step"),
+            None,
+        ),
+        RolloutCommand::Undo => (
+            format!(
+                "{who}: undo to revision {} ({})",
+                undo_revision.unwrap_or_default(),
+                image(stable)
+            ),
+            None,
+        ),
+    };
+    Ok(CommandRequest {
+        command: "rollout",
+        target: format!("{who}@{}", cfg.name),
+        environment: cfg.environment.clone(),
+        effect,
+        requests: vec![request_line(undo_revision)],
+        warning,
+        before: json!({"status": info.status, "step": info.step, "weight": info.set_weight}),
+        after: json!(null),
+        action: CommandAction::Rollout {
+            source,
+            namespace: info.namespace.clone(),
+            name: info.name.clone(),
+            cmd,
+            undo_revision,
+        },
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::domain::panel::Layer;
+use crate::domain::rollout::RolloutCommand;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -24,6 +25,8 @@ pub enum Action {
     PrevModel,
     Promote,
     Rollback,
+    /// Abort, promote-full, retry, undo (the rollouts view; promote is `P`).
+    RolloutCmd(crate::domain::rollout::RolloutCommand),
     ConfirmYes,
     ConfirmNo,
 }
@@ -183,6 +186,38 @@ pub const KEYMAP: &[Binding] = &[
         label: "R",
         action: Action::Rollback,
         description: "Roll the champion back to the recorded previous champion (asks first)",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('A'), S), (KeyCode::Char('A'), N)],
+        label: "A F T U",
+        action: Action::RolloutCmd(RolloutCommand::Abort),
+        description: "Rollouts: A abort · F promote fully · T retry · U undo · P one step",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('F'), S), (KeyCode::Char('F'), N)],
+        label: "",
+        action: Action::RolloutCmd(RolloutCommand::PromoteFull),
+        description: "",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('T'), S), (KeyCode::Char('T'), N)],
+        label: "",
+        action: Action::RolloutCmd(RolloutCommand::Retry),
+        description: "",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('U'), S), (KeyCode::Char('U'), N)],
+        label: "",
+        action: Action::RolloutCmd(RolloutCommand::Undo),
+        description: "",
         hint: None,
     },
     Binding {

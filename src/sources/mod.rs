@@ -49,7 +49,9 @@ pub enum SourceEvent {
         outcome: crate::audit::Outcome,
         detail: String,
         registry: usize,
-        model: Option<crate::domain::registry::ModelState>,
+        model: Option<Box<crate::domain::registry::ModelState>>,
+        /// For rollout commands: the rollout as re-read after it (controller index, info).
+        rollout: Option<Box<(usize, argo::RolloutInfo)>>,
     },
     /// One read of a rollout controller's rollouts (`Err`: it cannot be read).
     Rollouts {

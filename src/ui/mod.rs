@@ -192,7 +192,7 @@ fn render_footer(frame: &mut Frame, area: Rect, theme: &Theme) {
 fn render_help(frame: &mut Frame, area: Rect, theme: &Theme) {
     let rows: Vec<Line> = KEYMAP
         .iter()
-        .filter(|b| b.mode == Mode::Normal)
+        .filter(|b| b.mode == Mode::Normal && !b.description.is_empty())
         .map(|b| {
             Line::from(vec![
                 Span::styled(format::fit(b.label, 8), theme.key),
