@@ -352,3 +352,185 @@ pub fn audit(
     }
     EXIT_DONE
 }
+
+/// `mltop rollout promote|abort|retry|undo NAME`: the rollouts view's commands for scripts.
+/// `--yes` confirms; promote `--full` asks twice when interactive (`--full --yes` is both).
+pub async fn rollout(
+    cfg: &Config,
+    cmd: crate::domain::rollout::RolloutCommand,
+    name: &str,
+    namespace: Option<&str>,
+    controller: Option<&str>,
+    mut answers: Answers<'_>,
+    out: &mut impl Write,
+) -> i32 {
+    let found = cfg.rollouts.iter().enumerate().find(|(_, r)| {
+        controller.is_none_or(|c| r.name == c)
+            && namespace.is_none_or(|ns| r.namespaces.iter().any(|n| n == ns))
+    });
+    let Some((index, rc)) = found else {
+        return fail(
+            out,
+            "no matching [rollouts.NAME] in the config (see --controller, --namespace)",
+            EXIT_USAGE,
+        );
+    };
+    let ns = match (namespace, rc.namespaces.as_slice()) {
+        (Some(ns), _) => ns.to_string(),
+        (None, [one]) => one.clone(),
+        _ => {
+            return fail(
+                out,
+                "this controller watches several namespaces: say which with --namespace",
+                EXIT_USAGE,
+            );
+        }
+    };
+    let Some(log) = cfg
+        .audit_log
+        .clone()
+        .or_else(AuditLog::default_path)
+        .map(AuditLog::new)
+    else {
+        return fail(
+            out,
+            "no audit log path (no home directory): set MLTOP_AUDIT_LOG",
+            EXIT_USAGE,
+        );
+    };
+    let access = if cfg.readonly {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    let mut layer = CommandLayer::new(access, Operator::current(), "cli");
+    let target = format!("{ns}/{name}@{}", rc.name);
+    let append = |record: crate::audit::AuditRecord, out: &mut dyn Write| {
+        if let Err(e) = log.append(&record) {
+            let _ = writeln!(
+                out,
+                "mltop: AUDIT LOG WRITE FAILED ({}): {e}",
+                log.path().display()
+            );
+        }
+    };
+    if let Some((reason, record)) = layer.refuse("rollout", &target, &rc.environment) {
+        append(record, out);
+        return fail(out, &format!("refused: {reason}"), EXIT_NOT_DONE);
+    }
+    let client = match crate::sources::rollouts::client(rc) {
+        Ok(c) => c,
+        Err(e) => return fail(out, &e, EXIT_USAGE),
+    };
+    let info = match client.get(&ns, name).await {
+        Ok(i) => i,
+        Err(e) => {
+            let record = layer.unplanned(
+                "rollout",
+                &target,
+                &rc.environment,
+                Outcome::Failed,
+                &e.to_string(),
+            );
+            append(record, out);
+            return fail(out, &e.to_string(), EXIT_NOT_DONE);
+        }
+    };
+    let line = |rev: Option<i64>| client.request_line(&ns, name, cmd, rev);
+    let req = match crate::commands::rollout_request(rc, index, &info, cmd, &line) {
+        Ok(r) => r,
+        Err(why) => {
+            let record =
+                layer.unplanned("rollout", &target, &rc.environment, Outcome::Failed, &why);
+            append(record, out);
+            return fail(out, &why, EXIT_NOT_DONE);
+        }
+    };
+    let Requested::Confirm(c) = layer.request(req) else {
+        return fail(out, "the command layer refused the command", EXIT_NOT_DONE);
+    };
+    let mut c = *c;
+    let _ = writeln!(
+        out,
+        "{}\nenvironment {} · target {}",
+        c.request.effect, c.request.environment, c.request.target
+    );
+    for r in &c.request.requests {
+        let _ = writeln!(out, "  {r}");
+    }
+    if let Some(w) = &c.request.warning {
+        let _ = writeln!(out, "⚠ {w}");
+    }
+    loop {
+        let yes = match &mut answers {
+            Answers::Flags { yes, .. } => *yes,
+            Answers::Ask(input) => {
+                if c.step == 1 {
+                    ask(
+                        *input,
+                        out,
+                        &format!("type the rollout name ({name}) to confirm: "),
+                        name,
+                    )
+                } else {
+                    ask(
+                        *input,
+                        out,
+                        "type `full` to skip every remaining step: ",
+                        "full",
+                    )
+                }
+            }
+        };
+        if !yes {
+            let record = layer.cancel(&c);
+            append(record, out);
+            return fail(
+                out,
+                "cancelled: not confirmed (pass --yes, or type the rollout name)",
+                EXIT_NOT_DONE,
+            );
+        }
+        match layer.confirm(c) {
+            Confirmed::Again(next) => c = next,
+            Confirmed::Send(send) => {
+                c = send;
+                break;
+            }
+        }
+    }
+    let undo = match &c.request.action {
+        CommandAction::Rollout { undo_revision, .. } => *undo_revision,
+        _ => None,
+    };
+    let (outcome, mut detail) = match client.send(&ns, name, cmd, undo).await {
+        Ok(()) => (Outcome::Succeeded, format!("{} sent", cmd.word())),
+        Err(crate::sources::argo::ArgoError::Unknown(e)) => (Outcome::Unknown, e),
+        Err(e) => (Outcome::Failed, e.to_string()),
+    };
+    let after = match client.get(&ns, name).await {
+        Ok(i) => {
+            detail.push_str(&format!(
+                " · now {} {} weight {} %",
+                i.status,
+                i.step
+                    .map(|(a, b)| format!("step {a}/{b}"))
+                    .unwrap_or_default(),
+                i.set_weight.unwrap_or(0)
+            ));
+            Some(serde_json::json!({"status": i.status, "step": i.step, "weight": i.set_weight}))
+        }
+        Err(e) => {
+            detail.push_str(&format!(" · re-read failed: {e}"));
+            None
+        }
+    };
+    let record = layer.finish(&c, outcome, &detail, after);
+    append(record, out);
+    let _ = writeln!(out, "{}: {detail}", outcome.word());
+    match outcome {
+        Outcome::Succeeded => EXIT_DONE,
+        Outcome::Unknown => EXIT_UNKNOWN,
+        _ => EXIT_NOT_DONE,
+    }
+}

@@ -89,6 +89,26 @@ enum Command {
         #[arg(long)]
         registry: Option<String>,
     },
+    /// Promote, abort, retry or undo a canary rollout (Argo Rollouts), through the command layer.
+    Rollout {
+        /// promote | abort | retry | undo
+        #[arg(value_parser = ["promote", "abort", "retry", "undo"])]
+        action: String,
+        /// The rollout's name.
+        name: String,
+        /// Its namespace (needed when the controller watches several).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// The [rollouts.NAME] to use when several are configured.
+        #[arg(long)]
+        controller: Option<String>,
+        /// promote: skip every remaining step and analysis.
+        #[arg(long)]
+        full: bool,
+        /// Confirm without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Print the audit log (oldest first).
     Audit {
         /// Only records whose target contains this text.
@@ -295,6 +315,43 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 false,
                 model,
                 registry.as_deref(),
+                answers,
+                &mut std::io::stdout(),
+            )
+            .await;
+            return Ok(ExitCode::from(code as u8));
+        }
+        Some(Command::Rollout {
+            action,
+            name,
+            namespace,
+            controller,
+            full,
+            yes,
+        }) => {
+            use mltop::domain::rollout::RolloutCommand;
+            let cmd = match (action.as_str(), full) {
+                ("promote", true) => RolloutCommand::PromoteFull,
+                ("promote", false) => RolloutCommand::Promote,
+                ("abort", _) => RolloutCommand::Abort,
+                ("retry", _) => RolloutCommand::Retry,
+                _ => RolloutCommand::Undo,
+            };
+            let mut stdin = std::io::stdin().lock();
+            let answers = if *yes {
+                mltop::cli::Answers::Flags {
+                    yes: true,
+                    override_gate: false,
+                }
+            } else {
+                mltop::cli::Answers::Ask(&mut stdin)
+            };
+            let code = mltop::cli::rollout(
+                &cfg,
+                cmd,
+                name,
+                namespace.as_deref(),
+                controller.as_deref(),
                 answers,
                 &mut std::io::stdout(),
             )

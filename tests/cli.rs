@@ -411,3 +411,60 @@ fn cli_twins_gate_promote_rollback_and_audit_through_the_command_layer() {
     assert_eq!(filtered.lines().count(), 1, "{filtered}");
     assert!(filtered.contains("refused"));
 }
+
+#[test]
+fn cli_rollout_twin_promotes_aborts_and_refuses_what_argo_would_not_offer() {
+    let demo = HeadlessDemo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let run = |args: &[&str]| {
+        let out = with_audit(mltop().arg("--config").arg(&demo.config), &log)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout))
+    };
+    // At the start the canary is in its first pause: retry is not offered.
+    let (code, out) = run(&["rollout", "retry", "recsys", "--yes"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("retry is possible only when the rollout is Degraded"),
+        "{out}"
+    );
+
+    let (code, out) = run(&["rollout", "promote", "recsys", "--yes"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("PUT /rollouts/api/v1/rollouts/ml/recsys/promote {\"full\":false}"),
+        "{out}"
+    );
+    assert!(out.contains("succeeded: promote sent · now"), "{out}");
+
+    let (code, out) = run(&["rollout", "abort", "recsys", "--yes"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("now Degraded") && out.contains("weight 0 %"),
+        "{out}"
+    );
+
+    let (code, out) = run(&["--readonly", "rollout", "retry", "recsys", "--yes"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("refused: nothing was sent"), "{out}");
+
+    let (_, out) = run(&["audit", "--json"]);
+    let outcomes: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["outcome"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["failed", "succeeded", "succeeded", "refused"],
+        "{out}"
+    );
+}
