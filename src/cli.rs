@@ -87,6 +87,53 @@ pub async fn gate(cfg: &Config, model: &str, name: Option<&str>, out: &mut impl 
     if v.passed { EXIT_DONE } else { EXIT_NOT_DONE }
 }
 
+const NO_AUDIT_LOG: &str = "no audit log path (no home directory): set MLTOP_AUDIT_LOG";
+
+/// The audit log: the config's `audit_log`, else `$MLTOP_AUDIT_LOG`, else the XDG data dir.
+fn audit_log(cfg: &Config) -> Option<AuditLog> {
+    cfg.audit_log
+        .clone()
+        .or_else(AuditLog::default_path)
+        .map(AuditLog::new)
+}
+
+/// The command layer as the CLI twins use it.
+fn cli_layer(cfg: &Config) -> CommandLayer {
+    let access = if cfg.readonly {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    CommandLayer::new(access, Operator::current(), "cli")
+}
+
+/// Append a record; a failed write is said loudly, never hidden.
+fn append(log: &AuditLog, record: &crate::audit::AuditRecord, out: &mut dyn Write) {
+    if let Err(e) = log.append(record) {
+        let _ = writeln!(
+            out,
+            "mltop: AUDIT LOG WRITE FAILED ({}): {e}",
+            log.path().display()
+        );
+    }
+}
+
+/// What the confirmation states: effect, environment, target, requests, and any warning.
+fn show(c: &crate::commands::Confirmation, out: &mut dyn Write) {
+    let r = &c.request;
+    let _ = writeln!(
+        out,
+        "{}\nenvironment {} · target {}",
+        r.effect, r.environment, r.target
+    );
+    for q in &r.requests {
+        let _ = writeln!(out, "  {q}");
+    }
+    if let Some(w) = &r.warning {
+        let _ = writeln!(out, "⚠ {w}");
+    }
+}
+
 fn fail(out: &mut impl Write, msg: &str, code: i32) -> i32 {
     let _ = writeln!(out, "mltop: {msg}");
     code
@@ -98,6 +145,18 @@ pub enum Answers<'a> {
     Flags { yes: bool, override_gate: bool },
     /// Ask on this input.
     Ask(&'a mut dyn BufRead),
+}
+
+impl<'a> Answers<'a> {
+    /// `--yes` (with `--override-gate` for a second confirmation) confirms; otherwise ask on
+    /// `input`.
+    pub fn from_flags(yes: bool, override_gate: bool, input: &'a mut dyn BufRead) -> Answers<'a> {
+        if yes {
+            Answers::Flags { yes, override_gate }
+        } else {
+            Answers::Ask(input)
+        }
+    }
 }
 
 fn ask(input: &mut dyn BufRead, out: &mut impl Write, prompt: &str, expect: &str) -> bool {
@@ -120,45 +179,21 @@ pub async fn change(
         Ok(r) => r,
         Err(e) => return fail(out, &e, EXIT_USAGE),
     };
-    let Some(log) = cfg
-        .audit_log
-        .clone()
-        .or_else(AuditLog::default_path)
-        .map(AuditLog::new)
-    else {
-        return fail(
-            out,
-            "no audit log path (no home directory): set MLTOP_AUDIT_LOG",
-            EXIT_USAGE,
-        );
+    let Some(log) = audit_log(cfg) else {
+        return fail(out, NO_AUDIT_LOG, EXIT_USAGE);
     };
-    let access = if cfg.readonly {
-        Access::ReadOnly
-    } else {
-        Access::ReadWrite
-    };
-    let mut layer = CommandLayer::new(access, Operator::current(), "cli");
+    let mut layer = cli_layer(cfg);
     // The guard speaks before anything is read or built.
     let verb = if promote { "promote" } else { "rollback" };
-    if let Some((reason, record)) =
-        layer.refuse(verb, &format!("{model}@{}", reg.name), &reg.environment)
-    {
-        let _ = writeln!(out, "refused: {reason}");
-        return match log.append(&record) {
-            Ok(()) => EXIT_NOT_DONE,
-            Err(e) => fail(out, &format!("AUDIT LOG WRITE FAILED: {e}"), EXIT_NOT_DONE),
-        };
-    }
     let target = format!("{model}@{}", reg.name);
+    if let Some((reason, record)) = layer.refuse(verb, &target, &reg.environment) {
+        let _ = writeln!(out, "refused: {reason}");
+        append(&log, &record, out);
+        return EXIT_NOT_DONE;
+    }
     let failed_early = |why: &str, out: &mut dyn Write| {
         let record = layer.unplanned(verb, &target, &reg.environment, Outcome::Failed, why);
-        if let Err(e) = log.append(&record) {
-            let _ = writeln!(
-                out,
-                "mltop: AUDIT LOG WRITE FAILED ({}): {e}",
-                log.path().display()
-            );
-        }
+        append(&log, &record, out);
     };
     let state = match read_model(reg, model).await {
         Ok(s) => s,
@@ -188,26 +223,7 @@ pub async fn change(
         return fail(out, "the command layer refused the command", EXIT_NOT_DONE);
     };
     let mut c = *c;
-    let _ = writeln!(
-        out,
-        "{}\nenvironment {} · target {}",
-        c.request.effect, c.request.environment, c.request.target
-    );
-    for r in &c.request.requests {
-        let _ = writeln!(out, "  {r}");
-    }
-    let append = |record: crate::audit::AuditRecord, out: &mut dyn Write| {
-        if let Err(e) = log.append(&record) {
-            let _ = writeln!(
-                out,
-                "mltop: AUDIT LOG WRITE FAILED ({}): {e}",
-                log.path().display()
-            );
-        }
-    };
-    if let Some(w) = &c.request.warning {
-        let _ = writeln!(out, "⚠ {w}");
-    }
+    show(&c, out);
     loop {
         let yes = match &mut answers {
             Answers::Flags { yes, override_gate } => {
@@ -242,7 +258,7 @@ pub async fn change(
                 "not confirmed (pass --yes, or type the model name)"
             };
             let record = layer.cancel(&c);
-            append(record, out);
+            append(&log, &record, out);
             return fail(out, &format!("cancelled: {why}"), EXIT_NOT_DONE);
         }
         match layer.confirm(c) {
@@ -269,7 +285,7 @@ pub async fn change(
         }
     };
     let record = layer.finish(&c, outcome, &detail, after);
-    append(record, out);
+    append(&log, &record, out);
     let _ = writeln!(out, "{}: {detail}", outcome.word());
     match outcome {
         Outcome::Succeeded => EXIT_DONE,
@@ -286,13 +302,8 @@ pub fn audit(
     json: bool,
     out: &mut impl Write,
 ) -> i32 {
-    let Some(log) = cfg
-        .audit_log
-        .clone()
-        .or_else(AuditLog::default_path)
-        .map(AuditLog::new)
-    else {
-        return fail(out, "no audit log path: set MLTOP_AUDIT_LOG", EXIT_USAGE);
+    let Some(log) = audit_log(cfg) else {
+        return fail(out, NO_AUDIT_LOG, EXIT_USAGE);
     };
     let (records, bad) = match log.read() {
         Ok(r) => r,
@@ -386,37 +397,15 @@ pub async fn rollout(
             );
         }
     };
-    let Some(log) = cfg
-        .audit_log
-        .clone()
-        .or_else(AuditLog::default_path)
-        .map(AuditLog::new)
-    else {
-        return fail(
-            out,
-            "no audit log path (no home directory): set MLTOP_AUDIT_LOG",
-            EXIT_USAGE,
-        );
+    let Some(log) = audit_log(cfg) else {
+        return fail(out, NO_AUDIT_LOG, EXIT_USAGE);
     };
-    let access = if cfg.readonly {
-        Access::ReadOnly
-    } else {
-        Access::ReadWrite
-    };
-    let mut layer = CommandLayer::new(access, Operator::current(), "cli");
+    let mut layer = cli_layer(cfg);
     let target = format!("{ns}/{name}@{}", rc.name);
-    let append = |record: crate::audit::AuditRecord, out: &mut dyn Write| {
-        if let Err(e) = log.append(&record) {
-            let _ = writeln!(
-                out,
-                "mltop: AUDIT LOG WRITE FAILED ({}): {e}",
-                log.path().display()
-            );
-        }
-    };
     if let Some((reason, record)) = layer.refuse("rollout", &target, &rc.environment) {
-        append(record, out);
-        return fail(out, &format!("refused: {reason}"), EXIT_NOT_DONE);
+        let _ = writeln!(out, "refused: {reason}");
+        append(&log, &record, out);
+        return EXIT_NOT_DONE;
     }
     let client = match crate::sources::rollouts::client(rc) {
         Ok(c) => c,
@@ -432,7 +421,7 @@ pub async fn rollout(
                 Outcome::Failed,
                 &e.to_string(),
             );
-            append(record, out);
+            append(&log, &record, out);
             return fail(out, &e.to_string(), EXIT_NOT_DONE);
         }
     };
@@ -442,7 +431,7 @@ pub async fn rollout(
         Err(why) => {
             let record =
                 layer.unplanned("rollout", &target, &rc.environment, Outcome::Failed, &why);
-            append(record, out);
+            append(&log, &record, out);
             return fail(out, &why, EXIT_NOT_DONE);
         }
     };
@@ -450,17 +439,7 @@ pub async fn rollout(
         return fail(out, "the command layer refused the command", EXIT_NOT_DONE);
     };
     let mut c = *c;
-    let _ = writeln!(
-        out,
-        "{}\nenvironment {} · target {}",
-        c.request.effect, c.request.environment, c.request.target
-    );
-    for r in &c.request.requests {
-        let _ = writeln!(out, "  {r}");
-    }
-    if let Some(w) = &c.request.warning {
-        let _ = writeln!(out, "⚠ {w}");
-    }
+    show(&c, out);
     loop {
         let yes = match &mut answers {
             Answers::Flags { yes, .. } => *yes,
@@ -484,7 +463,7 @@ pub async fn rollout(
         };
         if !yes {
             let record = layer.cancel(&c);
-            append(record, out);
+            append(&log, &record, out);
             return fail(
                 out,
                 "cancelled: not confirmed (pass --yes, or type the rollout name)",
@@ -526,7 +505,7 @@ pub async fn rollout(
         }
     };
     let record = layer.finish(&c, outcome, &detail, after);
-    append(record, out);
+    append(&log, &record, out);
     let _ = writeln!(out, "{}: {detail}", outcome.word());
     match outcome {
         Outcome::Succeeded => EXIT_DONE,

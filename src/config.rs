@@ -381,6 +381,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// An optional duration key, with its default.
+    fn duration_or(
+        &self,
+        s: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match s {
+            Some(d) => self.duration(d, key),
+            None => Ok(default),
+        }
+    }
+
     fn duration(&self, s: &Spanned<String>, key: &str) -> Result<Duration, ConfigError> {
         humantime::parse_duration(s.get_ref().trim()).map_err(|e| {
             self.err(
@@ -557,14 +570,16 @@ fn resolve_registry(
         &format!("{key}.url"),
         "\"http://mlflow:5000\"",
     )?;
-    let interval = match &raw.interval {
-        Some(d) => ctx.duration(d, &format!("{key}.interval"))?,
-        None => Duration::from_secs(15),
-    };
-    let timeout = match &raw.timeout {
-        Some(d) => ctx.duration(d, &format!("{key}.timeout"))?,
-        None => Duration::from_secs(5),
-    };
+    let interval = ctx.duration_or(
+        &raw.interval,
+        &format!("{key}.interval"),
+        Duration::from_secs(15),
+    )?;
+    let timeout = ctx.duration_or(
+        &raw.timeout,
+        &format!("{key}.timeout"),
+        Duration::from_secs(5),
+    )?;
     let auth = match &raw.auth {
         None => Auth::None,
         Some(a) => resolve_auth(ctx, &format!("{key}.auth"), a)?,
@@ -643,14 +658,8 @@ fn resolve_rollouts(
             "list them: namespaces = [\"ml\"]",
         ));
     }
-    let interval = match &raw.interval {
-        Some(d) => ctx.duration(d, &format!("{key}.interval"))?,
-        None => DEFAULT_INTERVAL,
-    };
-    let timeout = match &raw.timeout {
-        Some(d) => ctx.duration(d, &format!("{key}.timeout"))?,
-        None => DEFAULT_TIMEOUT,
-    };
+    let interval = ctx.duration_or(&raw.interval, &format!("{key}.interval"), DEFAULT_INTERVAL)?;
+    let timeout = ctx.duration_or(&raw.timeout, &format!("{key}.timeout"), DEFAULT_TIMEOUT)?;
     let auth = match &raw.auth {
         None => Auth::None,
         Some(a) => resolve_auth(ctx, &format!("{key}.auth"), a)?,
@@ -714,14 +723,8 @@ fn resolve_source(
                 "write a full URL such as \"http://127.0.0.1:9090\" (scrape: \"http://host:port/metrics\")",
             )
         })?;
-    let interval = match &s.interval {
-        Some(d) => ctx.duration(d, &format!("{key}.interval"))?,
-        None => DEFAULT_INTERVAL,
-    };
-    let timeout = match &s.timeout {
-        Some(d) => ctx.duration(d, &format!("{key}.timeout"))?,
-        None => DEFAULT_TIMEOUT,
-    };
+    let interval = ctx.duration_or(&s.interval, &format!("{key}.interval"), DEFAULT_INTERVAL)?;
+    let timeout = ctx.duration_or(&s.timeout, &format!("{key}.timeout"), DEFAULT_TIMEOUT)?;
     if interval < Duration::from_millis(200) {
         return Err(ctx.err(
             s.interval.as_ref().map(|i| i.span()).unwrap_or(src.span()),

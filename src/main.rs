@@ -277,14 +277,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             override_gate,
         }) => {
             let mut stdin = std::io::stdin().lock();
-            let answers = if *yes {
-                mltop::cli::Answers::Flags {
-                    yes: true,
-                    override_gate: *override_gate,
-                }
-            } else {
-                mltop::cli::Answers::Ask(&mut stdin)
-            };
+            let answers = mltop::cli::Answers::from_flags(*yes, *override_gate, &mut stdin);
             let code = mltop::cli::change(
                 &cfg,
                 true,
@@ -302,14 +295,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             yes,
         }) => {
             let mut stdin = std::io::stdin().lock();
-            let answers = if *yes {
-                mltop::cli::Answers::Flags {
-                    yes: true,
-                    override_gate: false,
-                }
-            } else {
-                mltop::cli::Answers::Ask(&mut stdin)
-            };
+            let answers = mltop::cli::Answers::from_flags(*yes, false, &mut stdin);
             let code = mltop::cli::change(
                 &cfg,
                 false,
@@ -338,14 +324,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 _ => RolloutCommand::Undo,
             };
             let mut stdin = std::io::stdin().lock();
-            let answers = if *yes {
-                mltop::cli::Answers::Flags {
-                    yes: true,
-                    override_gate: false,
-                }
-            } else {
-                mltop::cli::Answers::Ask(&mut stdin)
-            };
+            let answers = mltop::cli::Answers::from_flags(*yes, false, &mut stdin);
             let code = mltop::cli::rollout(
                 &cfg,
                 cmd,

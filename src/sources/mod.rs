@@ -321,6 +321,40 @@ pub async fn run(
     }
 }
 
+/// One read of a polled source over its state (client, config, caches).
+pub(crate) type ReadFn<S, T> = for<'a> fn(
+    &'a mut S,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'a>,
+>;
+
+/// The poll loop shared by the registry and rollout sources: read, report, wait (the interval,
+/// or a backoff after failures), until `cancel` or until the app stops listening.
+pub(crate) async fn poll_until_cancelled<S, T>(
+    interval: Duration,
+    tx: mpsc::Sender<SourceEvent>,
+    cancel: CancellationToken,
+    mut state: S,
+    read: ReadFn<S, T>,
+    event: impl Fn(f64, Result<T, String>) -> SourceEvent,
+) {
+    let mut failures = 0u32;
+    loop {
+        let result = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = read(&mut state) => r,
+        };
+        failures = if result.is_ok() { 0 } else { failures + 1 };
+        if tx.send(event(unix_now(), result)).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(next_delay(interval, failures, 0.5)) => {}
+        }
+    }
+}
+
 /// Build and spawn a task for every metrics source that feeds a panel.
 pub fn spawn_all(
     config: &Config,

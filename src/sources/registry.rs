@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::http::HttpClient;
 use super::mlflow::{MlflowClient, RegistryError};
-use super::{SourceEvent, next_delay, unix_now};
+use super::{SourceEvent, unix_now};
 use crate::audit::Outcome;
 use crate::config::RegistryConfig;
 use crate::domain::registry::{AliasPlan, ModelState};
@@ -73,28 +73,19 @@ pub async fn run(
             return;
         }
     };
-    let mut cache = HashMap::new();
-    let mut failures = 0u32;
-    loop {
-        let result = tokio::select! {
-            _ = cancel.cancelled() => return,
-            r = read_models(&client, &cfg, &mut cache) => r,
-        };
-        failures = if result.is_ok() { 0 } else { failures + 1 };
-        let ev = SourceEvent::Registry {
+    super::poll_until_cancelled(
+        cfg.interval,
+        tx,
+        cancel,
+        (client, cfg.clone(), HashMap::new()),
+        |(client, cfg, cache)| Box::pin(read_models(client, cfg, cache)),
+        |at, result| SourceEvent::Registry {
             registry: index,
-            at: unix_now(),
+            at,
             result,
-        };
-        if tx.send(ev).await.is_err() {
-            return;
-        }
-        let delay = next_delay(cfg.interval, failures, 0.5);
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(delay) => {}
-        }
-    }
+        },
+    )
+    .await;
 }
 
 /// Send a plan's alias moves in order. The outcome says what is known:

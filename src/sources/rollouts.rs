@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::argo::{ArgoClient, ArgoError, RolloutInfo};
 use super::http::HttpClient;
-use super::{SourceEvent, next_delay, unix_now};
+use super::{SourceEvent, unix_now};
 use crate::config::RolloutsConfig;
 
 pub fn client(cfg: &RolloutsConfig) -> Result<ArgoClient, String> {
@@ -51,27 +51,17 @@ pub async fn run(
             return;
         }
     };
-    let mut failures = 0u32;
-    loop {
-        let result = tokio::select! {
-            _ = cancel.cancelled() => return,
-            r = read_all(&client, &cfg) => r,
-        };
-        failures = if result.is_ok() { 0 } else { failures + 1 };
-        if tx
-            .send(SourceEvent::Rollouts {
-                source: index,
-                at: unix_now(),
-                result,
-            })
-            .await
-            .is_err()
-        {
-            return;
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(next_delay(cfg.interval, failures, 0.5)) => {}
-        }
-    }
+    super::poll_until_cancelled(
+        cfg.interval,
+        tx,
+        cancel,
+        (client, cfg.clone()),
+        |(client, cfg)| Box::pin(read_all(client, cfg)),
+        |at, result| SourceEvent::Rollouts {
+            source: index,
+            at,
+            result,
+        },
+    )
+    .await;
 }
