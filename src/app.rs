@@ -144,6 +144,8 @@ pub struct App {
     pub quit: bool,
     pub registries: Vec<RegistryView>,
     pub rollouts: Vec<RolloutsView>,
+    /// Canary-vs-stable comparisons (`Config::canaries`).
+    pub canaries: Vec<crate::canary::CanaryState>,
     /// Index into `rollout_list()`.
     pub selected_rollout: usize,
     /// Index into `model_list()`.
@@ -222,6 +224,12 @@ impl App {
                     last_ok: None,
                     error: None,
                 })
+                .collect(),
+            canaries: config
+                .canaries
+                .iter()
+                .cloned()
+                .map(crate::canary::CanaryState::new)
                 .collect(),
             selected_rollout: 0,
             selected_model: 0,
@@ -370,7 +378,7 @@ impl App {
     }
 
     /// A rollout command on the selected rollout, through the command layer.
-    fn rollout_command(&mut self, cmd: crate::domain::rollout::RolloutCommand) {
+    fn rollout_command(&mut self, cmd: crate::domain::rollout::RolloutCommand, now: f64) {
         if self.view != View::Rollouts {
             self.view = View::Rollouts;
             self.say(None, "rollouts: select one with j/k, then the command key");
@@ -407,7 +415,8 @@ impl App {
                 Err(e) => e.clone(),
             }
         };
-        match crate::commands::rollout_request(&cfg, c, &info, cmd, &line) {
+        let canary = self.canary_of(c, &info).cloned();
+        match crate::commands::rollout_request(&cfg, c, &info, cmd, &line, canary.as_ref(), now) {
             Ok(req) => match self.commands.request(req) {
                 Requested::Refused { reason, record } => {
                     self.say(Some(Outcome::Refused), format!("refused: {reason}"));
@@ -453,7 +462,7 @@ impl App {
     pub fn update(&mut self, msg: Msg, now: f64) -> bool {
         match msg {
             Msg::Key(k) => match action_for(&k, self.mode()) {
-                Some(a) => self.act(a),
+                Some(a) => self.act(a, now),
                 None => false,
             },
             Msg::Resize => true,
@@ -465,7 +474,7 @@ impl App {
         }
     }
 
-    fn act(&mut self, a: Action) -> bool {
+    fn act(&mut self, a: Action, now: f64) -> bool {
         match a {
             Action::Quit => self.quit = true,
             Action::ToggleHelp => self.help = !self.help,
@@ -492,10 +501,10 @@ impl App {
                 *sel = (*sel + by) % n;
             }
             Action::Promote if self.view == View::Rollouts => {
-                self.rollout_command(crate::domain::rollout::RolloutCommand::Promote)
+                self.rollout_command(crate::domain::rollout::RolloutCommand::Promote, now)
             }
             Action::Promote => self.command(true),
-            Action::RolloutCmd(cmd) => self.rollout_command(cmd),
+            Action::RolloutCmd(cmd) => self.rollout_command(cmd, now),
             Action::Rollback => self.command(false),
             Action::ConfirmYes => self.confirm_yes(),
             Action::ConfirmNo => self.confirm_no(),
@@ -553,10 +562,27 @@ impl App {
 
     fn apply_source(&mut self, ev: SourceEvent, now: f64) {
         match ev {
-            SourceEvent::Polled { source, at, panels } => {
+            SourceEvent::Polled {
+                source,
+                at,
+                panels,
+                splits,
+            } => {
                 if let Some(s) = self.sources.get_mut(source) {
                     s.last_ok = Some(at);
                     s.error = None;
+                }
+                let mut judged = Vec::new();
+                for ((ci, mi), split) in splits {
+                    if let Some(c) = self.canaries.get_mut(ci) {
+                        c.set_read(mi, split.map_err(|e| clean(&e, 200)));
+                        if !judged.contains(&ci) {
+                            judged.push(ci);
+                        }
+                    }
+                }
+                for ci in judged {
+                    self.judge_canary(ci, at);
                 }
                 for ((si, pi), result) in panels {
                     let Some(p) = self.services.get_mut(si).and_then(|s| s.panels.get_mut(pi))
@@ -690,6 +716,32 @@ impl App {
             }
         }
         let _ = now;
+    }
+
+    /// The rollout a canary comparison is about, as last read.
+    pub fn canary_rollout(&self, ci: usize) -> Option<&crate::sources::argo::RolloutInfo> {
+        let c = &self.canaries.get(ci)?.cfg;
+        self.rollouts
+            .get(c.controller)?
+            .rollouts
+            .iter()
+            .find(|r| c.matches(&r.namespace, &r.name))
+    }
+
+    /// The canary comparison of a rollout (controller index, rollout), if one is configured.
+    pub fn canary_of(
+        &self,
+        controller: usize,
+        r: &crate::sources::argo::RolloutInfo,
+    ) -> Option<&crate::canary::CanaryState> {
+        self.canaries
+            .iter()
+            .find(|c| c.cfg.controller == controller && c.cfg.matches(&r.namespace, &r.name))
+    }
+
+    fn judge_canary(&mut self, ci: usize, at: f64) {
+        let rollout = self.canary_rollout(ci).cloned();
+        self.canaries[ci].judge(rollout.as_ref(), at);
     }
 
     /// Panels currently pending or firing, across all services: (service, panel).

@@ -129,6 +129,9 @@ fn show(c: &crate::commands::Confirmation, out: &mut dyn Write) {
     for q in &r.requests {
         let _ = writeln!(out, "  {q}");
     }
+    for l in &r.impact {
+        let _ = writeln!(out, "{l}");
+    }
     if let Some(w) = &r.warning {
         let _ = writeln!(out, "⚠ {w}");
     }
@@ -426,7 +429,15 @@ pub async fn rollout(
         }
     };
     let line = |rev: Option<i64>| client.request_line(&ns, name, cmd, rev);
-    let req = match crate::commands::rollout_request(rc, index, &info, cmd, &line) {
+    let req = match crate::commands::rollout_request(
+        rc,
+        index,
+        &info,
+        cmd,
+        &line,
+        None,
+        crate::sources::unix_now(),
+    ) {
         Ok(r) => r,
         Err(why) => {
             let record =

@@ -51,6 +51,9 @@ pub struct CommandRequest {
     pub requests: Vec<String>,
     /// Set when the operator must confirm a second time (a failed validation gate), saying why.
     pub warning: Option<String>,
+    /// What the operator should know about the current state before acting (a rollout's
+    /// canary verdict and deltas); shown in the confirmation.
+    pub impact: Vec<String>,
     pub before: serde_json::Value,
     pub after: serde_json::Value,
     pub action: CommandAction,
@@ -93,9 +96,12 @@ impl Confirmation {
         self.request.warning.is_some() && self.step == 1
     }
 
-    /// The gate was overridden when a request with a warning is confirmed twice.
+    /// The gate was overridden when a registry request with a warning is confirmed twice.
+    /// (A rollout's second confirmation is about skipping steps or a verdict, not a gate.)
     pub fn overrides_gate(&self) -> bool {
-        self.request.warning.is_some() && self.step == 2
+        self.request.warning.is_some()
+            && self.step == 2
+            && matches!(self.request.action, CommandAction::Aliases { .. })
     }
 }
 
@@ -279,6 +285,7 @@ fn request_from_plan(
         effect: plan.effect.clone(),
         requests: plan.moves.iter().map(describe).collect(),
         warning,
+        impact: Vec::new(),
         before: json!(plan.before),
         after: json!(plan.after),
         action: CommandAction::Aliases { registry, plan },
@@ -322,16 +329,52 @@ pub fn rollback_request(
     ))
 }
 
+/// The impact preview of a rollout command: the canary verdict with its advice, the deltas and
+/// the measured split (lines for the confirmation, and the same as JSON for the audit log).
+pub fn rollout_impact(
+    canary: Option<&crate::canary::CanaryState>,
+    now: f64,
+) -> (Vec<String>, serde_json::Value) {
+    let Some(k) = canary else {
+        return (
+            vec!["canary vs stable: no judgment here (configure [[rollouts.NAME.canary]]; the console judges it over time)".into()],
+            serde_json::Value::Null,
+        );
+    };
+    let advice = k.advice(now, "abort", "promote");
+    let mut lines = vec![format!(
+        "canary verdict now: {} — {}",
+        crate::canary::verdict_word(advice.verdict),
+        advice.reason
+    )];
+    let deltas = k.deltas();
+    lines.extend(deltas.iter().map(|d| format!("  {d}")));
+    let split = k.traffic_split();
+    if let Some((_, _, p)) = split {
+        lines.push(format!("  measured canary share of requests: {p:.1} %"));
+    }
+    let json = json!({
+        "verdict": advice.verdict,
+        "reason": advice.reason,
+        "deltas": deltas,
+        "measured_canary_percent": split.map(|s| (s.2 * 10.0).round() / 10.0),
+    });
+    (lines, json)
+}
+
 /// A rollout command on `info`, refused (with why) where Argo's dashboard would not offer it.
-/// Promote-full skips every remaining step and analysis, so it needs a second confirmation.
+/// Promote-full skips every remaining step and analysis, so it needs a second confirmation, and
+/// so does any promote while the canary verdict says roll back.
 pub fn rollout_request(
     cfg: &crate::config::RolloutsConfig,
     source: usize,
     info: &crate::sources::argo::RolloutInfo,
     cmd: crate::domain::rollout::RolloutCommand,
     request_line: &dyn Fn(Option<i64>) -> String,
+    judged: Option<&crate::canary::CanaryState>,
+    now: f64,
 ) -> Result<CommandRequest, String> {
-    use crate::domain::rollout::{RolloutCommand, allowed};
+    use crate::domain::rollout::{RolloutCommand, Verdict, allowed};
     let who = format!("{}/{}", info.namespace, info.name);
     allowed(cmd, &info.status).map_err(|e| format!("{who}: {e}"))?;
     let weight = info.set_weight.unwrap_or(0);
@@ -386,6 +429,18 @@ pub fn rollout_request(
             None,
         ),
     };
+    let (impact, canary_json) = rollout_impact(judged, now);
+    let promoting = matches!(cmd, RolloutCommand::Promote | RolloutCommand::PromoteFull);
+    let warning = match judged.map(|k| k.advice(now, "abort", "promote")) {
+        Some(a) if promoting && a.verdict == Some(Verdict::RollBack) => {
+            let against = "the canary verdict is ROLL BACK: promoting sends more traffic to a canary that fails its checks".to_string();
+            Some(match warning {
+                Some(w) => format!("{against}; and {w}"),
+                None => against,
+            })
+        }
+        _ => warning,
+    };
     Ok(CommandRequest {
         command: "rollout",
         target: format!("{who}@{}", cfg.name),
@@ -393,7 +448,8 @@ pub fn rollout_request(
         effect,
         requests: vec![request_line(undo_revision)],
         warning,
-        before: json!({"status": info.status, "step": info.step, "weight": info.set_weight}),
+        impact,
+        before: json!({"status": info.status, "step": info.step, "weight": info.set_weight, "canary": canary_json}),
         after: json!(null),
         action: CommandAction::Rollout {
             source,

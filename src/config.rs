@@ -62,6 +62,30 @@ struct RawRollouts {
     auth: Option<Spanned<RawAuth>>,
     max_body_bytes: Option<usize>,
     environment: Option<String>,
+    #[serde(default)]
+    canary: Vec<Spanned<RawCanary>>,
+}
+
+/// `[[rollouts.NAME.canary]]`: compare a rollout's canary with its stable version on a
+/// service's panels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanary {
+    rollout: String,
+    service: Spanned<String>,
+    version_label: Option<String>,
+    traffic: Option<Spanned<String>>,
+    metrics: Vec<Spanned<RawCanaryMetric>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanaryMetric {
+    panel: Spanned<String>,
+    max_regression: Option<f64>,
+    limit: Option<f64>,
+    #[serde(rename = "for")]
+    hold: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -262,6 +286,8 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     pub registries: Vec<RegistryConfig>,
     pub rollouts: Vec<RolloutsConfig>,
+    /// Canary-vs-stable comparisons, each bound to a rollout of one controller.
+    pub canaries: Vec<CanaryConfig>,
     /// Where commands are audited (`None`: `$MLTOP_AUDIT_LOG`, else the XDG data dir).
     pub audit_log: Option<PathBuf>,
 }
@@ -281,6 +307,43 @@ pub struct RolloutsConfig {
     pub auth: Auth,
     pub max_body_bytes: usize,
     pub environment: String,
+}
+
+/// A rollout's canary compared with its stable version on a service's panels, each panel read
+/// once per version (split by `version_label`).
+#[derive(Debug, Clone)]
+pub struct CanaryConfig {
+    /// Index into `Config::rollouts`.
+    pub controller: usize,
+    /// `namespace/name`, or a bare name matched in any watched namespace.
+    pub rollout: String,
+    /// Index into `Config::services`: its metrics source reads the panels.
+    pub service: usize,
+    /// The label whose values are the versions (the image tags of the replica sets).
+    pub version_label: String,
+    /// The request rate whose per-version split is the measured traffic split.
+    pub traffic: Option<CanaryMetric>,
+    pub metrics: Vec<CanaryMetric>,
+}
+
+impl CanaryConfig {
+    /// Whether this comparison is about the rollout `namespace/name`.
+    pub fn matches(&self, namespace: &str, name: &str) -> bool {
+        match self.rollout.split_once('/') {
+            Some((ns, n)) => ns == namespace && n == name,
+            None => self.rollout == name,
+        }
+    }
+}
+
+/// One compared panel: its meaning and presentation, and the rule it is judged by.
+#[derive(Debug, Clone)]
+pub struct CanaryMetric {
+    pub title: String,
+    pub measure: Measure,
+    pub unit: Unit,
+    pub scale: f64,
+    pub rule: crate::domain::canary::CanaryRule,
 }
 
 /// A model registry and the models watched in it.
@@ -542,8 +605,14 @@ fn resolve(ctx: &Ctx, raw: RawConfig) -> Result<Config, ConfigError> {
         registries.push(resolve_registry(ctx, name, r)?);
     }
     let mut rollouts = Vec::new();
+    let mut canaries = Vec::new();
     for (name, r) in &raw.rollouts {
-        rollouts.push(resolve_rollouts(ctx, name, r)?);
+        let controller = rollouts.len();
+        let resolved = resolve_rollouts(ctx, name, r)?;
+        for c in &r.get_ref().canary {
+            canaries.push(resolve_canary(ctx, &resolved, controller, c, &services)?);
+        }
+        rollouts.push(resolved);
     }
     Ok(Config {
         path: None,
@@ -553,6 +622,7 @@ fn resolve(ctx: &Ctx, raw: RawConfig) -> Result<Config, ConfigError> {
         services,
         registries,
         rollouts,
+        canaries,
         audit_log: raw.audit_log.map(PathBuf::from),
     })
 }
@@ -683,6 +753,179 @@ fn resolve_rollouts(
         auth,
         max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
         environment: raw.environment.clone().unwrap_or_else(|| "prod".into()),
+    })
+}
+
+fn resolve_canary(
+    ctx: &Ctx,
+    controller: &RolloutsConfig,
+    index: usize,
+    c: &Spanned<RawCanary>,
+    services: &[ServiceConfig],
+) -> Result<CanaryConfig, ConfigError> {
+    let key = format!("rollouts.{}.canary", controller.name);
+    let raw = c.get_ref();
+    let named: Vec<(usize, &ServiceConfig)> = services
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.name == *raw.service.get_ref())
+        .collect();
+    // Several environments of one service: the controller's own.
+    let service = match named.as_slice() {
+        [(i, _)] => *i,
+        [] => {
+            let known: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+            return Err(ctx.err(
+                raw.service.span(),
+                format!("{key}.service"),
+                format!("no service named `{}`", raw.service.get_ref()),
+                if known.is_empty() {
+                    "define it in a [[services]] entry".to_string()
+                } else {
+                    format!("use one of: {}", known.join(", "))
+                },
+            ));
+        }
+        many => many
+            .iter()
+            .find(|(_, s)| s.environment == controller.environment)
+            .map(|(i, _)| *i)
+            .ok_or_else(|| {
+                ctx.err(
+                    raw.service.span(),
+                    format!("{key}.service"),
+                    format!(
+                        "service `{}` exists in several environments, none of them `{}` (the controller's)",
+                        raw.service.get_ref(),
+                        controller.environment
+                    ),
+                    "set the controller's `environment` to the service's",
+                )
+            })?,
+    };
+    let svc = &services[service];
+    let panel = |title: &Spanned<String>, k: &str| -> Result<&PanelSpec, ConfigError> {
+        let p = svc
+            .panels
+            .iter()
+            .find(|p| p.title == *title.get_ref())
+            .ok_or_else(|| {
+                let known: Vec<&str> = svc.panels.iter().map(|p| p.title.as_str()).collect();
+                ctx.err(
+                    title.span(),
+                    format!("{key}.{k}"),
+                    format!(
+                        "service `{}` has no panel titled `{}`",
+                        svc.name,
+                        title.get_ref()
+                    ),
+                    format!("use one of: {}", known.join(", ")),
+                )
+            })?;
+        if matches!(
+            p.measure,
+            Measure::PromQl { .. } | Measure::Distribution { .. }
+        ) {
+            return Err(ctx.err(
+                title.span(),
+                format!("{key}.{k}"),
+                format!(
+                    "panel `{}` cannot be read per version: it is raw PromQL or a distribution",
+                    p.title
+                ),
+                "compare panels declared by meaning (quantile, rate, ratio, mean, gauge, age)",
+            ));
+        }
+        Ok(p)
+    };
+    let traffic_title = raw
+        .traffic
+        .clone()
+        .unwrap_or_else(|| Spanned::new(c.span(), "Requests".to_string()));
+    let traffic = match panel(&traffic_title, "traffic") {
+        Ok(p) if matches!(p.measure, Measure::Rate { .. }) => Some(CanaryMetric {
+            title: p.title.clone(),
+            measure: p.measure.clone(),
+            unit: p.unit.clone(),
+            scale: p.scale,
+            rule: crate::domain::canary::CanaryRule {
+                direction: Direction::Above,
+                max_regression: None,
+                limit: None,
+                hold_secs: 0.0,
+            },
+        }),
+        Ok(p) => {
+            return Err(ctx.err(
+                traffic_title.span(),
+                format!("{key}.traffic"),
+                format!("panel `{}` is not a request rate", p.title),
+                "name a panel of kind \"rate\" over the requests counter",
+            ));
+        }
+        // The default panel is optional; a named one must exist.
+        Err(_) if raw.traffic.is_none() => None,
+        Err(e) => return Err(e),
+    };
+    if raw.metrics.is_empty() {
+        return Err(ctx.err(
+            c.span(),
+            format!("{key}.metrics"),
+            "no metrics to compare",
+            "list them: metrics = [{ panel = \"p99 latency\", max_regression = 0.2, for = \"2m\" }]",
+        ));
+    }
+    let mut metrics = Vec::new();
+    for m in &raw.metrics {
+        let r = m.get_ref();
+        let p = panel(&r.panel, "metrics.panel")?;
+        if r.max_regression.is_none() && r.limit.is_none() {
+            return Err(ctx.err(
+                m.span(),
+                format!("{key}.metrics"),
+                format!("no rule for `{}`", p.title),
+                "give max_regression (how much worse than stable the canary may be, 0.2 = 20 %), limit (a bound on the canary's value, in the panel's unit), or both",
+            ));
+        }
+        if let Some(x) = r.max_regression
+            && !(x >= 0.0 && x.is_finite())
+        {
+            return Err(ctx.err(
+                m.span(),
+                format!("{key}.metrics.max_regression"),
+                format!("`{x}` is not a fraction ≥ 0"),
+                "write 0.2 for \"at most 20 % worse than stable\"",
+            ));
+        }
+        let hold = match &r.hold {
+            Some(d) => ctx
+                .duration(d, &format!("{key}.metrics.for"))?
+                .as_secs_f64(),
+            None => p.thresholds.hold_secs,
+        };
+        metrics.push(CanaryMetric {
+            title: p.title.clone(),
+            measure: p.measure.clone(),
+            unit: p.unit.clone(),
+            scale: p.scale,
+            rule: crate::domain::canary::CanaryRule {
+                direction: p.thresholds.direction,
+                max_regression: r.max_regression,
+                limit: r.limit,
+                hold_secs: hold,
+            },
+        });
+    }
+    Ok(CanaryConfig {
+        controller: index,
+        rollout: raw.rollout.clone(),
+        service,
+        version_label: raw
+            .version_label
+            .clone()
+            .unwrap_or_else(|| "version".to_string()),
+        traffic,
+        metrics,
     })
 }
 
@@ -1190,6 +1433,85 @@ mod tests {
                 .iter()
                 .any(|p| p.title == "p99 latency")
         );
+    }
+
+    /// The commented registry and rollout sections of the example parse once uncommented.
+    #[test]
+    fn the_examples_commented_sections_are_valid_too() {
+        let start = EXAMPLE.find("# Model registries").unwrap();
+        let uncommented: String = EXAMPLE[start..]
+            .lines()
+            .map(|l| {
+                let body = l.strip_prefix("# ").unwrap_or("");
+                let key = body.split_once(" = ").map(|(k, _)| k.trim());
+                let toml = body.starts_with('[')
+                    || body.starts_with("  {")
+                    || body == "]"
+                    || key.is_some_and(|k| {
+                        // (auth reads an environment variable this test does not set)
+                        k != "auth"
+                            && !k.is_empty()
+                            && k.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+                    });
+                if toml { body } else { "" }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        // `filter` and `models` both stay: either is enough, both are allowed.
+        let text = format!("{}\n{uncommented}", &EXAMPLE[..start]);
+        let c = Config::parse(&text, "example, uncommented").unwrap();
+        assert_eq!(c.registries.len(), 1);
+        assert_eq!(c.rollouts.len(), 1);
+        assert_eq!(c.canaries.len(), 1);
+        let k = &c.canaries[0];
+        assert_eq!(k.metrics.len(), 2);
+        assert_eq!(k.metrics[0].rule.hold_secs, 300.0);
+        assert_eq!(k.traffic.as_ref().unwrap().title, "Requests");
+    }
+
+    fn canary_config(metrics: &str) -> Result<Config, ConfigError> {
+        let text = format!(
+            r#"
+[metrics.m]
+kind = "scrape"
+url = "http://127.0.0.1:1/metrics"
+[[services]]
+name = "recsys"
+metrics = "m"
+preset = "standard"
+[rollouts.r]
+kind = "argo"
+url = "http://127.0.0.1:2"
+namespaces = ["ml"]
+[[rollouts.r.canary]]
+rollout = "recsys"
+service = "recsys"
+metrics = [{metrics}]
+"#
+        );
+        Config::parse(&text, "c.toml")
+    }
+
+    #[test]
+    fn canary_comparisons_are_checked() {
+        let c = canary_config(r#"{ panel = "p99 latency", max_regression = 0.25 }"#).unwrap();
+        let k = &c.canaries[0];
+        assert_eq!(k.version_label, "version");
+        assert!(k.matches("anything", "recsys"));
+        // the panel's own `for` when the metric has none
+        assert_eq!(k.metrics[0].rule.hold_secs, 120.0);
+        let e = canary_config(r#"{ panel = "p99", max_regression = 0.25 }"#).unwrap_err();
+        assert!(e.message.contains("no panel titled `p99`"), "{e}");
+        assert!(e.hint.contains("p99 latency"), "{e}");
+        let e = canary_config(r#"{ panel = "p99 latency" }"#).unwrap_err();
+        assert!(e.to_string().contains("no rule for `p99 latency`"), "{e}");
+        let e = canary_config(r#"{ panel = "p99 latency", max_regression = -1 }"#).unwrap_err();
+        assert!(e.to_string().contains("not a fraction"), "{e}");
+        let e = canary_config(r#"{ panel = "p99 latency", limit = 1, for = "soon" }"#).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("rollouts.r.canary.metrics.for"));
+        let e = canary_config("").unwrap_err();
+        assert!(e.to_string().contains("no metrics to compare"), "{e}");
     }
 
     #[test]

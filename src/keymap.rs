@@ -287,6 +287,22 @@ pub const KEYMAP: &[Binding] = &[
     },
 ];
 
+/// How the key of `action` is written (the first binding in normal mode), for advice lines
+/// such as "press A to abort".
+pub fn label_for(action: Action) -> String {
+    let Some(b) = KEYMAP
+        .iter()
+        .find(|b| b.mode == Mode::Normal && b.action == action)
+    else {
+        return "?".into();
+    };
+    // Some bindings share one help line ("A F T U"): name this binding's own key.
+    match b.keys.first() {
+        Some((KeyCode::Char(c), _)) => c.to_string(),
+        _ => b.label.to_string(),
+    }
+}
+
 /// The action a key press stands for in `mode`, if any. Ctrl-C quits everywhere; key
 /// releases and repeats of the terminal's kitty protocol are ignored.
 pub fn action_for(key: &KeyEvent, mode: Mode) -> Option<Action> {
@@ -335,6 +351,13 @@ mod tests {
         let mut release = press(KeyCode::Char('q'), N);
         release.kind = KeyEventKind::Release;
         assert_eq!(action_for(&release, Mode::Normal), None);
+    }
+
+    #[test]
+    fn advice_names_each_commands_own_key() {
+        assert_eq!(label_for(Action::RolloutCmd(RolloutCommand::Abort)), "A");
+        assert_eq!(label_for(Action::RolloutCmd(RolloutCommand::Undo)), "U");
+        assert_eq!(label_for(Action::Promote), "P");
     }
 
     #[test]

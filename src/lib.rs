@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod canary;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -245,13 +245,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         .await?;
         let text = demo::config_toml(&handle.metrics_url)
             + &demo::registry_toml(&format!("http://{registry}"))
-            + &demo::rollouts_toml(&format!("http://{rollouts}"));
+            + &demo::rollouts_toml(&format!("http://{rollouts}"))
+            + &demo::canary_toml();
         let mut cfg =
             Config::parse(&text, "<demo config>").map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
         // `for:` holds are wall-clock; in a time-lapse demo they shrink with it so the story's
         // timing (pending, then firing a demo minute later) holds at any --speed.
         for p in cfg.services.iter_mut().flat_map(|s| s.panels.iter_mut()) {
             p.thresholds.hold_secs /= cli.speed.max(0.001);
+        }
+        for m in cfg.canaries.iter_mut().flat_map(|c| c.metrics.iter_mut()) {
+            m.rule.hold_secs /= cli.speed.max(0.001);
         }
         (cfg, Some(handle))
     } else {
@@ -469,7 +473,8 @@ async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result
     if let Some(path) = write_config {
         let text = demo::config_toml(&handle.metrics_url)
             + &demo::registry_toml(&format!("http://{registry}"))
-            + &demo::rollouts_toml(&format!("http://{rollouts}"));
+            + &demo::rollouts_toml(&format!("http://{rollouts}"))
+            + &demo::canary_toml();
         std::fs::write(&path, text)
             .wrap_err_with(|| format!("writing the demo config to {}", path.display()))?;
         println!(

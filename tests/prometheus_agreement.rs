@@ -14,7 +14,7 @@ use mltop::config::Config;
 use mltop::demo::{self, DemoOptions};
 use mltop::domain::panel::{Measure, PanelReading, PanelSpec, Reading};
 use mltop::domain::quantile::{Bucket, histogram_quantile};
-use mltop::sources::{MetricsSource, PanelKey, SourceEvent, unix_now};
+use mltop::sources::{MetricsSource, PanelKey, SourceEvent, Split, SplitKey, unix_now};
 use serde_json::Value;
 use support::{PrometheusServer, first_value, free_port, serve_metrics};
 use tokio::task::block_in_place;
@@ -105,6 +105,22 @@ metrics = "m"
 labels = {{ service = "recsys" }}
 window = "{WINDOW}s"
 preset = "recommender"
+
+# Canary vs stable reads the same panels once per `version`: both sources must agree on those
+# too. (The controller is never contacted here.)
+[rollouts.r]
+kind = "argo"
+url = "http://127.0.0.1:9"
+namespaces = ["ml"]
+
+[[rollouts.r.canary]]
+rollout = "ml/recsys"
+service = "recsys"
+metrics = [
+  {{ panel = "p99 latency", max_regression = 0.2 }},
+  {{ panel = "Mean confidence", max_regression = 0.2 }},
+  {{ panel = "Errors", limit = 0.01 }},
+]
 "#
     );
     Config::parse(&text, &format!("{kind} config")).expect("test config parses")
@@ -314,7 +330,20 @@ async fn prometheus_and_scrape_sources_agree_on_the_demo_panels() {
         .poll(at)
         .await
         .unwrap_or_else(|e| panic!("first Prometheus poll failed: {e}"));
-    check_backfill(&prom_cfg, &specs, &first, at);
+    check_backfill(&prom_cfg, &specs, &first.0, at);
+    // Each canary comparison's panel, by split key (the traffic panel is `None`).
+    let canary = &prom_cfg.canaries[0];
+    let split_specs: BTreeMap<SplitKey, PanelSpec> =
+        std::iter::once((None, canary.traffic.as_ref().unwrap()))
+            .chain(canary.metrics.iter().enumerate().map(|(i, m)| (Some(i), m)))
+            .map(|(k, m)| {
+                let spec = specs
+                    .values()
+                    .find(|p| p.title == m.title)
+                    .unwrap_or_else(|| panic!("no panel {}", m.title));
+                ((0, k), spec.clone())
+            })
+            .collect();
 
     let mut failures = Vec::new();
     let mut worst: BTreeMap<Class, f64> = BTreeMap::new();
@@ -339,8 +368,43 @@ async fn prometheus_and_scrape_sources_agree_on_the_demo_panels() {
             .poll(p_now)
             .await
             .unwrap_or_else(|e| panic!("Prometheus poll failed: {e}"));
+        let (s, s_splits) = s;
+        let (p, p_splits) = p;
         let s: BTreeMap<PanelKey, Result<PanelReading, String>> = s.into_iter().collect();
         let p: BTreeMap<PanelKey, Result<PanelReading, String>> = p.into_iter().collect();
+        let s_splits: BTreeMap<SplitKey, Split> = s_splits.into_iter().collect();
+        let p_splits: BTreeMap<SplitKey, Split> = p_splits.into_iter().collect();
+        for (key, spec) in &split_specs {
+            let title = format!("{} by version", spec.title);
+            match (s_splits.get(key), p_splits.get(key)) {
+                (Some(Ok(a)), Some(Ok(b))) => {
+                    let versions: Vec<&String> = a.keys().collect();
+                    if versions != ["v12", "v13"] || b.keys().collect::<Vec<_>>() != versions {
+                        failures.push(format!(
+                            "round {round}: {title}: versions differ: scrape {a:?}, prometheus {b:?}"
+                        ));
+                        continue;
+                    }
+                    for v in versions {
+                        match compare(spec, &Reading::Value(a[v]), &Reading::Value(b[v])) {
+                            Ok(x) if x.used <= 1.0 => {
+                                let w = worst.entry(class_of(&spec.measure)).or_insert(0.0);
+                                *w = w.max(x.used);
+                                eprintln!("{title} {v}: scrape {:.6} prometheus {:.6} ({})", a[v], b[v], x.deviation);
+                            }
+                            Ok(x) => failures.push(format!(
+                                "round {round}: {title} {v}: scrape {} vs prometheus {}: deviation {} exceeds {}",
+                                a[v], b[v], x.deviation, x.tolerance
+                            )),
+                            Err(why) => failures.push(format!("round {round}: {title} {v}: {why}")),
+                        }
+                    }
+                }
+                (a, b) => failures.push(format!(
+                    "round {round}: {title}: both sources must read it: scrape {a:?}, prometheus {b:?}"
+                )),
+            }
+        }
 
         eprintln!(
             "\nround {round}/{ROUNDS} at demo t = {:.1} s (Prometheus queried {:.0} ms after the scrape)",
@@ -447,6 +511,7 @@ fn check_backfill(
             source: 0,
             at,
             panels: first.to_vec(),
+            splits: Vec::new(),
         }),
         at,
     );

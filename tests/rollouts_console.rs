@@ -142,14 +142,23 @@ impl Console {
     }
 
     async fn until(&mut self, pred: impl Fn(&App) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        self.until_for(Duration::from_secs(10), pred).await
+    }
+
+    async fn until_for(&mut self, limit: Duration, pred: impl Fn(&App) -> bool) {
+        let deadline = tokio::time::Instant::now() + limit;
         while !pred(&self.app) {
             let ev = match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(ev) => ev.unwrap(),
                 Err(_) => panic!(
-                    "timed out; outcome {:?}, running {}, rollouts {:?}",
+                    "timed out; outcome {:?}, running {}, canaries {:?}, rollouts {:?}",
                     self.app.outcome,
                     self.app.running.len(),
+                    self.app
+                        .canaries
+                        .iter()
+                        .map(|k| (&k.versions, k.verdicts(), &k.reads))
+                        .collect::<Vec<_>>(),
                     self.app.rollouts[0].rollouts.first().map(|r| (
                         &r.status,
                         r.step,
@@ -162,6 +171,12 @@ impl Console {
                 self.runtime.handle(e);
             }
         }
+    }
+
+    /// The request on the confirmation on screen.
+    fn confirmation(&self) -> mltop::commands::CommandRequest {
+        let c = self.app.confirm.as_ref().expect("a confirmation");
+        c.request.clone()
     }
 
     fn rollout(&self) -> &mltop::sources::argo::RolloutInfo {
@@ -180,13 +195,7 @@ async fn promote_key_confirmation_one_put_and_the_rollout_advances() {
     let mut c = Console::start(false).await;
     assert_eq!(c.rollout().step, Some((1, 8)));
     c.key(KeyCode::Char('P'));
-    let req = c
-        .app
-        .confirm
-        .as_ref()
-        .expect("a confirmation")
-        .request
-        .clone();
+    let req = c.confirmation();
     assert!(
         req.effect.contains("promote past step 1/8 (canary at 5 %)"),
         "{}",
@@ -262,4 +271,137 @@ async fn promote_full_needs_two_confirmations_and_disabled_commands_say_why() {
             .contains("abort is possible only while")
     );
     assert_eq!(c.sim.put_count(), 1);
+}
+
+/// The whole canary loop against the demo world: the model server runs at 10x with its scripted
+/// v13 latency regression from demo minute 2, and the rollout controller's clock stands at
+/// 200 s (paused at 25 %), so the controller's own analysis never aborts first. mltop reads
+/// p99 and the error ratio per `version` from the `/metrics` page, judges v13 against v12, and
+/// the abort key acts on its advice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_canary_verdict_turns_to_roll_back_and_the_abort_key_acts_on_it() {
+    use mltop::domain::rollout::Verdict;
+    const SPEED: f64 = 10.0;
+    let cancel = CancellationToken::new();
+    let demo = mltop::demo::start(
+        DemoOptions {
+            seed: 7,
+            speed: SPEED,
+        },
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let sim = RolloutSim::demo_with_clock(demo.world.clone(), || 200.0);
+    let addr = serve(sim.clone(), cancel.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "audit_log = \"{}\"\n{}{}{}",
+        dir.path().join("audit.jsonl").display(),
+        mltop::demo::config_toml(&demo.metrics_url)
+            .replace("interval = \"2s\"", "interval = \"1s\""),
+        mltop::demo::rollouts_toml(&format!("http://{addr}")),
+        mltop::demo::canary_toml()
+    );
+    let mut cfg = Config::parse(&text, "t").unwrap();
+    // as `mltop --demo --speed` does: holds shrink with the time-lapse (1 demo minute = 6 s)
+    for m in cfg.canaries.iter_mut().flat_map(|c| c.metrics.iter_mut()) {
+        m.rule.hold_secs /= SPEED;
+    }
+    let (tx, rx) = mpsc::channel(256);
+    sources::spawn_all(&cfg, tx.clone(), &cancel, &TaskTracker::new()).unwrap();
+    let mut c = Console {
+        app: App::new(&cfg),
+        rx,
+        runtime: mltop::runtime::Runtime::new(&cfg, tx),
+        sim: sim.clone(),
+        cancel,
+        _dir: dir,
+    };
+    c.until_for(Duration::from_secs(60), |a| !a.rollout_list().is_empty())
+        .await;
+    c.key(KeyCode::Char('o'));
+
+    // Before the regression (demo time < 120 s, 12 s here) v13 is within bounds.
+    c.until_for(Duration::from_secs(11), |a| {
+        a.canaries[0].verdict() == Some(Verdict::Continue)
+    })
+    .await;
+    let k = &c.app.canaries[0];
+    assert_eq!(k.versions, Ok(("v12".to_string(), "v13".to_string())));
+    let (v12, v13, share) = k.traffic_split().expect("a measured split");
+    assert!(v12 > 0.0 && v13 > 0.0);
+    assert!((2.0..=30.0).contains(&share), "canary share {share} %");
+
+    // The regression (v13 p99 ≈ 1.4× v12's) held for a demo minute: roll back.
+    c.until_for(Duration::from_secs(60), |a| {
+        a.canaries[0].verdict() == Some(Verdict::RollBack)
+    })
+    .await;
+    let k = &c.app.canaries[0];
+    let p99 = &k.judges[0];
+    let delta = p99.delta().unwrap();
+    assert!(delta > 0.2, "p99 delta {delta}");
+    let advice = k.advice(unix_now(), "A", "P");
+    assert!(advice.reason.starts_with("p99 latency +"), "{advice:?}");
+    assert!(advice.action.contains("press A to abort"), "{advice:?}");
+
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| mltop::ui::render(f, &c.app, &mltop::ui::Theme::dark(), unix_now()))
+        .unwrap();
+    let screen = t.backend().to_string();
+    for want in [
+        "v13 vs v12",
+        "p99 latency",
+        "✗ FAIL",
+        "✗ ROLL BACK",
+        "press A to abort (traffic back to v12)",
+        "measured",
+    ] {
+        assert!(screen.contains(want), "missing {want:?} in\n{screen}");
+    }
+
+    // Promoting against a roll-back verdict needs a second confirmation that says so.
+    c.key(KeyCode::Char('P'));
+    let req = c.confirmation();
+    assert!(
+        req.impact[0].starts_with("canary verdict now: ROLL BACK — p99 latency +"),
+        "{:?}",
+        req.impact
+    );
+    assert!(
+        req.warning
+            .as_deref()
+            .unwrap()
+            .contains("verdict is ROLL BACK")
+    );
+    c.key(KeyCode::Esc);
+    assert_eq!(sim.put_count(), 0);
+
+    // Abort: one PUT, traffic back to stable, and the comparison stops judging.
+    c.key(KeyCode::Char('A'));
+    let req = c.confirmation();
+    assert!(req.warning.is_none(), "abort is the safe direction");
+    assert_eq!(req.before["canary"]["verdict"], "roll-back");
+    c.key(KeyCode::Enter);
+    c.until_for(Duration::from_secs(20), |a| {
+        a.running.is_empty() && a.rollouts[0].rollouts[0].status == "Degraded"
+    })
+    .await;
+    assert_eq!(sim.put_count(), 1);
+    c.until_for(Duration::from_secs(20), |a| {
+        a.canaries[0].verdict().is_none()
+    })
+    .await;
+    assert!(
+        c.app.canaries[0]
+            .versions
+            .as_ref()
+            .unwrap_err()
+            .contains("aborted")
+    );
+    assert_eq!(
+        demo.world.canary_weight(demo.world.demo_now().unwrap()),
+        0.0
+    );
 }

@@ -171,3 +171,48 @@ fn a_held_alert_on_data_that_stopped_coming_is_marked_stale() {
     let s = screen(&app, 200, 50);
     assert!(s.contains("recsys/p99 latency ✗ FIRING (stale 5s)"), "{s}");
 }
+
+#[test]
+fn rollouts_view_with_canary_verdict_at_80x24() {
+    let mut app = fixture::app_with_rollout();
+    press(&mut app, 'o');
+    let s = screen(&app, 80, 24);
+    for want in [
+        "v13 vs v12",
+        "✗ FAIL 1m52s",
+        "✗ ROLL BACK  roll back suggested — press A to abort (traffic back to v12)",
+        "p99 latency +42 % vs stable (max +20 %), for 1m52s ≥ 1m",
+        "measured 24.6 %",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in\n{s}");
+    }
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn rollout_promote_confirmation_shows_the_impact_at_80x24() {
+    let mut app = fixture::app_with_rollout();
+    press(&mut app, 'o');
+    app.update(
+        Msg::Key(KeyEvent::new(KeyCode::Char('P'), KeyModifiers::SHIFT)),
+        fixture::NOW,
+    );
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("canary verdict now: ROLL BACK"), "{s}");
+    assert!(
+        s.contains("p99 latency v12 124 ms → v13 176 ms (+42 %)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Enter: continue to a second confirmation"),
+        "{s}"
+    );
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn rollouts_view_at_200x50() {
+    let mut app = fixture::app_with_rollout();
+    press(&mut app, 'o');
+    insta::assert_snapshot!(screen(&app, 200, 50));
+}

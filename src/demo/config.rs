@@ -116,3 +116,22 @@ environment = "demo"
 "#
     )
 }
+
+/// The canary comparison of the demo rollout (it reads the `recsys` service of
+/// [`config_toml`] and belongs to the controller of [`rollouts_toml`]).
+pub fn canary_toml() -> String {
+    r#"
+# Canary v13 against stable v12 on the same panels, read per `version` label: the verdict says
+# roll back once v13's p99 has been more than 20 % above v12's for a (demo) minute.
+[[rollouts.demo-argo.canary]]
+rollout = "ml/recsys"
+service = "recsys"
+version_label = "version"
+traffic = "Requests"
+metrics = [
+  { panel = "p99 latency", max_regression = 0.2, for = "1m" },
+  { panel = "Errors", limit = 0.01, for = "1m" },
+]
+"#
+    .to_string()
+}

@@ -26,7 +26,7 @@ mod world;
 pub use server::{start, start_on};
 
 mod config;
-pub use config::{config_toml, registry_toml, rollouts_toml};
+pub use config::{canary_toml, config_toml, registry_toml, rollouts_toml};
 pub use world::World;
 
 use std::net::SocketAddr;

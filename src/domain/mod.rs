@@ -2,6 +2,7 @@
 //! unix seconds (`f64`) so tests control it.
 
 pub mod alert;
+pub mod canary;
 pub mod counter;
 pub mod gate;
 pub mod panel;

@@ -108,6 +108,72 @@ impl Measure {
         matches!(self, Measure::Distribution { .. })
     }
 
+    /// The same measure restricted to the series whose label `key` equals `value` (canary vs
+    /// stable reads one panel per version this way). Raw PromQL cannot be restricted: `None`.
+    pub fn with_label(&self, key: &str, value: &str) -> Option<Measure> {
+        let narrow = |s: &Selector| {
+            let mut s = s.clone();
+            s.labels.insert(key.to_string(), value.to_string());
+            s
+        };
+        Some(match self {
+            Measure::Quantile {
+                histogram,
+                q,
+                window,
+            } => Measure::Quantile {
+                histogram: narrow(histogram),
+                q: *q,
+                window: *window,
+            },
+            Measure::Rate { counter, window } => Measure::Rate {
+                counter: narrow(counter),
+                window: *window,
+            },
+            Measure::Ratio {
+                numerator,
+                denominator,
+                window,
+            } => Measure::Ratio {
+                numerator: narrow(numerator),
+                denominator: narrow(denominator),
+                window: *window,
+            },
+            Measure::Gauge { gauge, agg } => Measure::Gauge {
+                gauge: narrow(gauge),
+                agg: *agg,
+            },
+            Measure::Mean { histogram, window } => Measure::Mean {
+                histogram: narrow(histogram),
+                window: *window,
+            },
+            Measure::Age { timestamp } => Measure::Age {
+                timestamp: narrow(timestamp),
+            },
+            Measure::Distribution { histogram, window } => Measure::Distribution {
+                histogram: narrow(histogram),
+                window: *window,
+            },
+            Measure::PromQl { .. } => return None,
+        })
+    }
+
+    /// The series a measure reads first, as (selector, name suffix): where the label values
+    /// that split it (versions) are found.
+    pub fn primary(&self) -> Option<(&Selector, &'static str)> {
+        match self {
+            Measure::Quantile { histogram, .. } | Measure::Distribution { histogram, .. } => {
+                Some((histogram, "_bucket"))
+            }
+            Measure::Mean { histogram, .. } => Some((histogram, "_count")),
+            Measure::Rate { counter, .. } => Some((counter, "")),
+            Measure::Ratio { denominator, .. } => Some((denominator, "")),
+            Measure::Gauge { gauge, .. } => Some((gauge, "")),
+            Measure::Age { timestamp } => Some((timestamp, "")),
+            Measure::PromQl { .. } => None,
+        }
+    }
+
     /// The longest look-back the measure needs, in seconds.
     pub fn window(&self) -> f64 {
         match self {

@@ -248,6 +248,47 @@ impl ScrapeWindow {
     }
 }
 
+impl ScrapeWindow {
+    /// Evaluate `m` once per value of `label` among its series in the newest scrape (canary vs
+    /// stable: one value per version). Values without a number (no observations yet) are left
+    /// out; `Err` says why nothing could be read.
+    pub fn evaluate_by(
+        &self,
+        m: &Measure,
+        label: &str,
+        now: f64,
+    ) -> Result<BTreeMap<String, f64>, String> {
+        let Some((sel, suffix)) = m.primary() else {
+            return Err("raw PromQL needs a Prometheus source".into());
+        };
+        let newest = self.snapshots.back().ok_or("waiting for a first scrape")?;
+        let sel = with_suffix(sel, suffix);
+        let values: std::collections::BTreeSet<&String> = newest
+            .matching(&sel)
+            .filter_map(|(labels, _)| labels.get(label))
+            .collect();
+        if values.is_empty() {
+            return Err(format!(
+                "no series of {} carry the label `{label}`",
+                describe(&sel)
+            ));
+        }
+        let mut out = BTreeMap::new();
+        let mut why = String::new();
+        for v in values {
+            let narrowed = m.with_label(label, v).expect("a measure with a selector");
+            match self.evaluate(&narrowed, now) {
+                Reading::Value(x) if !x.is_nan() => {
+                    out.insert(v.clone(), x);
+                }
+                Reading::NoData(r) => why = r,
+                _ => {}
+            }
+        }
+        if out.is_empty() { Err(why) } else { Ok(out) }
+    }
+}
+
 fn wait() -> Reading {
     Reading::NoData("waiting for a second scrape".into())
 }
@@ -376,6 +417,40 @@ mod tests {
             timestamp: sel("ingest_ts", &[]),
         };
         assert_eq!(w.evaluate(&m, 1042.0), Reading::Value(42.0));
+    }
+
+    #[test]
+    fn a_measure_split_by_version_reads_each_version_alone() {
+        let mut w = ScrapeWindow::new(600.0);
+        let page = |t: f64, v12: [f64; 2], v13: [f64; 2]| {
+            let mut s = Vec::new();
+            for (ver, n) in [("v12", v12), ("v13", v13)] {
+                s.push(sample("req_total", &[("svc", "a"), ("version", ver)], n[0]));
+                s.push(sample("err_total", &[("svc", "a"), ("version", ver)], n[1]));
+            }
+            s.push(sample("req_total", &[("svc", "b"), ("version", "v1")], 1e6));
+            Snapshot::new(t, s)
+        };
+        w.push(page(0.0, [1000.0, 10.0], [100.0, 0.0]));
+        w.push(page(10.0, [1750.0, 11.0], [350.0, 5.0]));
+        let rate = Measure::Rate {
+            counter: sel("req_total", &[("svc", "a")]),
+            window: 60.0,
+        };
+        let by = w.evaluate_by(&rate, "version", 10.0).unwrap();
+        assert_eq!(by.len(), 2, "{by:?}");
+        assert_eq!(by["v12"], 75.0);
+        assert_eq!(by["v13"], 25.0);
+        let ratio = Measure::Ratio {
+            numerator: sel("err_total", &[("svc", "a")]),
+            denominator: sel("req_total", &[("svc", "a")]),
+            window: 60.0,
+        };
+        let by = w.evaluate_by(&ratio, "version", 10.0).unwrap();
+        assert!((by["v12"] - 1.0 / 750.0).abs() < 1e-12);
+        assert!((by["v13"] - 5.0 / 250.0).abs() < 1e-12);
+        let err = w.evaluate_by(&rate, "pod", 10.0).unwrap_err();
+        assert!(err.contains("carry the label `pod`"), "{err}");
     }
 
     #[test]

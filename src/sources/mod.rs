@@ -22,6 +22,13 @@ use prometheus::{PromAlert, PromClient, QueryError};
 /// A panel's place: (service index, panel index) in the config.
 pub type PanelKey = (usize, usize);
 
+/// A canary comparison's read: (index into `Config::canaries`, metric index; `None` is the
+/// traffic panel).
+pub type SplitKey = (usize, Option<usize>);
+
+/// A measure read per version: value by label value, or why nothing could be read.
+pub type Split = Result<std::collections::BTreeMap<String, f64>, String>;
+
 /// What a source tells the app.
 #[derive(Debug, Clone)]
 pub enum SourceEvent {
@@ -30,6 +37,8 @@ pub enum SourceEvent {
         source: usize,
         at: f64,
         panels: Vec<(PanelKey, Result<PanelReading, String>)>,
+        /// Canary-vs-stable reads: the compared panels, one value per version.
+        splits: Vec<(SplitKey, Split)>,
     },
     /// The source could not be reached at all; every panel it feeds goes stale.
     Down {
@@ -106,6 +115,12 @@ impl Jitter {
     }
 }
 
+/// What one poll read: the panels, and the canary comparisons split by version.
+pub type Polled = (
+    Vec<(PanelKey, Result<PanelReading, String>)>,
+    Vec<(SplitKey, Split)>,
+);
+
 enum Client {
     Prometheus {
         client: PromClient,
@@ -120,6 +135,8 @@ pub struct MetricsSource {
     pub index: usize,
     pub cfg: MetricsSourceConfig,
     panels: Vec<(PanelKey, PanelSpec)>,
+    /// Measures read per version for canary comparisons: key, measure, version label.
+    splits: Vec<(SplitKey, Measure, String)>,
     client: Client,
 }
 
@@ -138,6 +155,23 @@ impl MetricsSource {
                     .map(move |(pi, p)| ((si, pi), p.clone()))
             })
             .collect();
+        let splits: Vec<(SplitKey, Measure, String)> = config
+            .canaries
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| config.services[c.service].metrics == index)
+            .flat_map(|(ci, c)| {
+                let traffic = c.traffic.iter().map(move |t| ((ci, None), t));
+                let metrics = c
+                    .metrics
+                    .iter()
+                    .enumerate()
+                    .map(move |(mi, m)| ((ci, Some(mi)), m));
+                traffic
+                    .chain(metrics)
+                    .map(|(k, m)| (k, m.measure.clone(), c.version_label.clone()))
+            })
+            .collect();
         let http = http::HttpClient::new(cfg.timeout, &cfg.headers, &cfg.auth, cfg.max_body_bytes)
             .map_err(|e| format!("metrics source `{}`: {e}", cfg.name))?;
         let client = match cfg.kind {
@@ -148,7 +182,10 @@ impl MetricsSource {
             SourceKind::Scrape => Client::Scrape(scrape::ScrapeClient::new(
                 http,
                 cfg.url.clone(),
-                panels.iter().map(|(_, p)| &p.measure),
+                panels
+                    .iter()
+                    .map(|(_, p)| &p.measure)
+                    .chain(splits.iter().map(|(_, m, _)| m)),
                 cfg.interval.as_secs_f64(),
             )),
         };
@@ -156,29 +193,33 @@ impl MetricsSource {
             index,
             cfg,
             panels,
+            splits,
             client,
         })
     }
 
     pub fn has_panels(&self) -> bool {
-        !self.panels.is_empty()
+        !self.panels.is_empty() || !self.splits.is_empty()
     }
 
-    /// One poll of every panel. `Err` means the source is unreachable.
-    pub async fn poll(
-        &mut self,
-        now: f64,
-    ) -> Result<Vec<(PanelKey, Result<PanelReading, String>)>, String> {
+    /// One poll of every panel and canary comparison. `Err` means the source is unreachable.
+    pub async fn poll(&mut self, now: f64) -> Result<Polled, String> {
         match &mut self.client {
             Client::Scrape(s) => {
                 s.scrape(now).await.map_err(|e| match e {
                     http::FetchError::Transport(m) | http::FetchError::Reply(m) => m,
                 })?;
-                Ok(self
+                let panels = self
                     .panels
                     .iter()
                     .map(|(k, p)| (*k, Ok(PanelReading::value(s.evaluate(&p.measure, now)))))
-                    .collect())
+                    .collect();
+                let splits = self
+                    .splits
+                    .iter()
+                    .map(|(k, m, label)| (*k, s.evaluate_by(m, label, now)))
+                    .collect();
+                Ok((panels, splits))
             }
             Client::Prometheus { client, backfilled } => {
                 let mut out = Vec::with_capacity(self.panels.len());
@@ -207,7 +248,28 @@ impl MetricsSource {
                         Err(QueryError::Down(m)) => return Err(m),
                     }
                 }
-                Ok(out)
+                let mut splits = Vec::with_capacity(self.splits.len());
+                for (key, m, label) in &self.splits {
+                    let Some(q) = prometheus::promql_by(m, label) else {
+                        continue;
+                    };
+                    match client.query(&q, Some(now)).await {
+                        Ok(series) => {
+                            let by = prometheus::values_by(&series, label);
+                            splits.push((
+                                *key,
+                                if by.is_empty() {
+                                    Err(format!("no series carry the label `{label}`"))
+                                } else {
+                                    Ok(by)
+                                },
+                            ));
+                        }
+                        Err(QueryError::Failed(e)) => splits.push((*key, Err(e))),
+                        Err(QueryError::Down(e)) => return Err(e),
+                    }
+                }
+                Ok((out, splits))
             }
         }
     }
@@ -271,12 +333,13 @@ pub async fn run(
         };
         polls += 1;
         let event = match outcome {
-            Ok(panels) => {
+            Ok((panels, splits)) => {
                 failures = 0;
                 SourceEvent::Polled {
                     source: source.index,
                     at,
                     panels,
+                    splits,
                 }
             }
             Err(reason) => {

@@ -295,9 +295,48 @@ pub enum Shape {
 
 /// The PromQL for a measure, optionally shifted back by `offset` (e.g. "1w").
 pub fn promql(m: &Measure, offset: Option<&str>) -> (String, Shape) {
+    build(m, offset, None)
+}
+
+/// The PromQL for a measure kept apart by `label` (one series per version, for canary vs
+/// stable). `None` for raw PromQL and distributions, which cannot be split that way.
+pub fn promql_by(m: &Measure, label: &str) -> Option<String> {
+    match m {
+        Measure::PromQl { .. } | Measure::Distribution { .. } => None,
+        _ => Some(build(m, None, Some(label)).0),
+    }
+}
+
+/// The values of a split query's series, keyed by their `label` (NaN values left out).
+pub fn values_by(series: &[Series], label: &str) -> std::collections::BTreeMap<String, f64> {
+    series
+        .iter()
+        .filter_map(|s| {
+            let key = s.labels.iter().find(|(k, _)| k == label)?.1.clone();
+            let v = s.points.last()?.1;
+            (!v.is_nan()).then_some((key, v))
+        })
+        .collect()
+}
+
+fn build(m: &Measure, offset: Option<&str>, by: Option<&str>) -> (String, Shape) {
     let off = offset.map(|o| format!(" offset {o}")).unwrap_or_default();
+    // `sum(…)` or `sum by (version) (…)`; `sum by (le)` or `sum by (le, version)`.
+    let agg = |op: &str| match by {
+        Some(l) => format!("{op} by ({l}) "),
+        None => op.to_string(),
+    };
+    let by_le = match by {
+        Some(l) => format!("le, {l}"),
+        None => "le".to_string(),
+    };
     let rate = |sel: &Selector, suffix: &str, w: f64| {
-        format!("sum(rate({}[{}]{off}))", selector(sel, suffix), range(w))
+        format!(
+            "{}(rate({}[{}]{off}))",
+            agg("sum"),
+            selector(sel, suffix),
+            range(w)
+        )
     };
     match m {
         Measure::Quantile {
@@ -306,7 +345,7 @@ pub fn promql(m: &Measure, offset: Option<&str>) -> (String, Shape) {
             window,
         } => (
             format!(
-                "histogram_quantile({q}, sum by (le) (rate({}[{}]{off})))",
+                "histogram_quantile({q}, sum by ({by_le}) (rate({}[{}]{off})))",
                 selector(histogram, "_bucket"),
                 range(*window)
             ),
@@ -325,8 +364,8 @@ pub fn promql(m: &Measure, offset: Option<&str>) -> (String, Shape) {
             ),
             Shape::Number,
         ),
-        Measure::Gauge { gauge, agg } => (
-            format!("{}({}{off})", agg.promql(), selector(gauge, "")),
+        Measure::Gauge { gauge, agg: a } => (
+            format!("{}({}{off})", agg(a.promql()), selector(gauge, "")),
             Shape::Number,
         ),
         Measure::Mean { histogram, window } => (
@@ -338,12 +377,12 @@ pub fn promql(m: &Measure, offset: Option<&str>) -> (String, Shape) {
             Shape::Number,
         ),
         Measure::Age { timestamp } => (
-            format!("time() - max({}{off})", selector(timestamp, "")),
+            format!("time() - {}({}{off})", agg("max"), selector(timestamp, "")),
             Shape::Number,
         ),
         Measure::Distribution { histogram, window } => (
             format!(
-                "sum by (le) (increase({}[{}]{off}))",
+                "sum by ({by_le}) (increase({}[{}]{off}))",
                 selector(histogram, "_bucket"),
                 range(*window)
             ),
@@ -405,6 +444,46 @@ mod tests {
             metric: m.into(),
             labels,
         }
+    }
+
+    #[test]
+    fn split_queries_keep_the_versions_apart() {
+        let q = promql_by(
+            &Measure::Quantile {
+                histogram: sel("lat_seconds"),
+                q: 0.99,
+                window: 60.0,
+            },
+            "version",
+        )
+        .unwrap();
+        assert_eq!(
+            q,
+            r#"histogram_quantile(0.99, sum by (le, version) (rate(lat_seconds_bucket{service="rec\"sys"}[60s])))"#
+        );
+        let q = promql_by(
+            &Measure::Ratio {
+                numerator: sel("err_total"),
+                denominator: sel("req_total"),
+                window: 30.0,
+            },
+            "version",
+        )
+        .unwrap();
+        assert_eq!(
+            q,
+            r#"sum by (version) (rate(err_total{service="rec\"sys"}[30s])) / sum by (version) (rate(req_total{service="rec\"sys"}[30s]))"#
+        );
+        assert!(promql_by(&Measure::PromQl { query: "up".into() }, "version").is_none());
+        let series = parse_result(&json!({"resultType": "vector", "result": [
+            {"metric": {"version": "v12"}, "value": [1.0, "0.12"]},
+            {"metric": {"version": "v13"}, "value": [1.0, "NaN"]},
+            {"metric": {}, "value": [1.0, "7"]},
+        ]}))
+        .unwrap();
+        let by = values_by(&series, "version");
+        assert_eq!(by.len(), 1);
+        assert_eq!(by["v12"], 0.12);
     }
 
     #[test]

@@ -91,4 +91,8 @@ impl ScrapeClient {
     pub fn evaluate(&self, m: &Measure, now: f64) -> Reading {
         self.window.evaluate(m, now)
     }
+
+    pub fn evaluate_by(&self, m: &Measure, label: &str, now: f64) -> super::Split {
+        self.window.evaluate_by(m, label, now)
+    }
 }

@@ -32,6 +32,17 @@ pub fn value(v: f64, unit: &Unit) -> String {
     }
 }
 
+/// [`value`], or `missing` when there is none.
+pub fn value_or(v: Option<f64>, unit: &Unit, missing: &str) -> String {
+    v.map(|x| value(x, unit))
+        .unwrap_or_else(|| missing.to_string())
+}
+
+/// A relative change in whole percent with its sign: "+42 %".
+pub fn relative(change: f64) -> String {
+    format!("{:+.0} %", change * 100.0)
+}
+
 fn seconds(v: f64) -> String {
     let a = v.abs();
     if a < 1e-3 {
@@ -102,6 +113,18 @@ pub fn age(secs: f64) -> String {
         format!("{}h", s / 3600)
     } else {
         format!("{}d", s / 86400)
+    }
+}
+
+/// A duration precise enough to compare with a hold: "45s", "1m52s", "12m", "2h05m".
+pub fn duration(secs: f64) -> String {
+    let s = secs.max(0.0).floor() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..600 if !s.is_multiple_of(60) => format!("{}m{:02}s", s / 60, s % 60),
+        60..3600 => format!("{}m", s / 60),
+        _ if s % 3600 / 60 != 0 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}h", s / 3600),
     }
 }
 
@@ -205,6 +228,16 @@ pub fn fit_right(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_keep_seconds_while_they_matter() {
+        assert_eq!(duration(45.9), "45s");
+        assert_eq!(duration(112.0), "1m52s");
+        assert_eq!(duration(120.0), "2m");
+        assert_eq!(duration(720.0), "12m");
+        assert_eq!(duration(7500.0), "2h05m");
+        assert_eq!(duration(7200.0), "2h");
+    }
 
     #[test]
     fn values_carry_their_units() {

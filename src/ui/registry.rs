@@ -281,6 +281,12 @@ pub fn confirmation(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     for q in &r.requests {
         lines.push(Line::styled(format!("  {q}"), theme.text));
     }
+    if !r.impact.is_empty() {
+        lines.push(Line::raw(""));
+        for l in &r.impact {
+            lines.push(Line::styled(l.clone(), theme.text));
+        }
+    }
     if let Some(w) = &r.warning {
         lines.push(Line::raw(""));
         lines.push(Line::styled(format!("⚠ {w}"), theme.crit));

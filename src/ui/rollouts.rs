@@ -1,5 +1,6 @@
 //! The rollouts view: each rollout's phase, its step ladder with the current position, set vs
-//! actual weight, replica sets and images, and analysis runs. Read side only for now.
+//! actual weight and the measured split, replica sets and images, canary vs stable with a verdict
+//! and advice, and analysis runs.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,6 +11,10 @@ use ratatui::widgets::Paragraph;
 use super::Theme;
 use super::format::{self, fit};
 use crate::app::App;
+use crate::canary::{self, CanaryState};
+use crate::domain::canary::MetricVerdict;
+use crate::domain::rollout::{RolloutCommand, Verdict};
+use crate::keymap::{self, Action};
 use crate::sources::argo::{CanaryStep, RolloutInfo};
 
 fn status_style(status: &str, theme: &Theme) -> Style {
@@ -32,16 +37,19 @@ fn step_text(s: &CanaryStep) -> String {
     }
 }
 
-/// The ladder: `5 % › ▶[pause 2m] › 25 % › …` with the current step marked by a symbol too.
+/// The ladder: `5 % › ▶[pause 2m] › 25 % › …` with the current step marked by a symbol too,
+/// wrapped at step boundaries to `width` columns so no step is cut off.
 /// Argo's `step` "i/n" carries the 0-based index of the current step (`currentStepIndex`), so
 /// "1/8" is the pause after the first weight; "n/n" means every step is done.
-fn ladder(r: &RolloutInfo, theme: &Theme) -> Line<'static> {
+fn ladder(r: &RolloutInfo, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     // An aborted rollout is at no step: mark none.
     let current = r
         .step
         .map(|(c, _)| c as usize)
         .filter(|_| r.status != "Degraded");
+    let mut lines = Vec::new();
     let mut spans = vec![Span::styled("  steps ", theme.dim)];
+    let mut used = 8;
     for (i, s) in r.steps.iter().enumerate() {
         let text = step_text(s);
         let (t, style) = match current {
@@ -49,12 +57,141 @@ fn ladder(r: &RolloutInfo, theme: &Theme) -> Line<'static> {
             Some(c) if i == c => (format!("▶[{text}]"), theme.title),
             _ => (text, theme.text),
         };
-        spans.push(Span::styled(t, style));
-        if i + 1 < r.steps.len() {
-            spans.push(Span::styled(" › ", theme.dim));
+        let sep = if i + 1 < r.steps.len() { " › " } else { "" };
+        let w = t.chars().count() + sep.chars().count();
+        if used + w > width && spans.len() > 1 {
+            lines.push(Line::from(std::mem::take(&mut spans)));
+            spans.push(Span::raw("        "));
+            used = 8;
         }
+        spans.push(Span::styled(t, style));
+        spans.push(Span::styled(sep, theme.dim));
+        used += w;
     }
-    Line::from(spans)
+    lines.push(Line::from(spans));
+    lines
+}
+
+fn verdict_span(v: Option<Verdict>, theme: &Theme) -> Span<'static> {
+    let (sym, style) = match v {
+        Some(Verdict::Continue) => ("✓", theme.ok),
+        Some(Verdict::Pause) => ("◐", theme.pending),
+        Some(Verdict::RollBack) => ("✗", theme.crit),
+        None => ("·", theme.dim),
+    };
+    Span::styled(format!("{sym} {}", canary::verdict_word(v)), style)
+}
+
+fn metric_verdict(v: MetricVerdict, now: f64, theme: &Theme) -> Span<'static> {
+    match v {
+        MetricVerdict::Waiting => Span::styled("· waiting", theme.dim),
+        MetricVerdict::Pass => Span::styled("✓ pass", theme.ok),
+        MetricVerdict::Watch { since } => Span::styled(
+            format!("◐ watch {}", format::duration(now - since)),
+            theme.pending,
+        ),
+        MetricVerdict::Fail { since } => Span::styled(
+            format!("✗ FAIL {}", format::duration(now - since)),
+            theme.crit,
+        ),
+    }
+}
+
+/// Canary vs stable: the measured split beside the weights, each compared metric side by side
+/// with its delta, rule and verdict, then the overall verdict with its advice and what Argo
+/// itself would do.
+fn canary_lines(
+    lines: &mut Vec<Line<'static>>,
+    k: &CanaryState,
+    ro: &RolloutInfo,
+    theme: &Theme,
+    now: f64,
+) {
+    let set = ro
+        .set_weight
+        .map(|w| format!("set {w} %"))
+        .unwrap_or_else(|| "set ?".into());
+    let actual = ro
+        .actual_weight
+        .map(|w| format!(" · actual {w} %"))
+        .unwrap_or_default();
+    let measured = match (k.traffic_split(), &k.versions) {
+        (Some((rs, rc, p)), Ok((s, c))) => format!(
+            " · measured {p:.1} % ({c} {}/s, {s} {}/s)",
+            format::number(rc),
+            format::number(rs)
+        ),
+        _ => match &k.traffic {
+            Some(Err(e)) => format!(" · measured: {e}"),
+            _ if k.cfg.traffic.is_none() => " · measured: no traffic panel".into(),
+            _ => " · measured: —".into(),
+        },
+    };
+    lines.push(Line::styled(
+        format!("  traffic {set}{actual}{measured}"),
+        theme.text,
+    ));
+    let (s, c) = match &k.versions {
+        Ok(v) => v.clone(),
+        Err(why) => {
+            lines.push(Line::styled(format!("  canary: {why}"), theme.dim));
+            lines.push(Line::styled(
+                format!("  {}", canary::automation(ro)),
+                theme.dim,
+            ));
+            return;
+        }
+    };
+    lines.push(Line::styled(
+        format!(
+            "  {} {} {} {} {} verdict",
+            fit(&format!("{c} vs {s}"), 14),
+            format::fit_right("stable", 8),
+            format::fit_right("canary", 8),
+            format::fit_right("delta", 6),
+            fit("rule", 18),
+        ),
+        theme.dim,
+    ));
+    for (j, m) in k.judges.iter().zip(&k.cfg.metrics) {
+        let v = |x: Option<f64>| format::value_or(x, &m.unit, "—");
+        let delta = j
+            .delta()
+            .map(format::relative)
+            .unwrap_or_else(|| "—".into());
+        let bad = matches!(j.verdict(), MetricVerdict::Fail { .. });
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {} ", fit(&m.title, 14)), theme.text),
+            Span::styled(
+                format!("{} ", format::fit_right(&v(j.stable), 8)),
+                theme.text,
+            ),
+            Span::styled(
+                format!("{} ", format::fit_right(&v(j.canary), 8)),
+                if bad { theme.crit } else { theme.text },
+            ),
+            Span::styled(format!("{} ", format::fit_right(&delta, 6)), theme.text),
+            Span::styled(format!("{} ", fit(&canary::rule_text(m), 18)), theme.dim),
+            metric_verdict(j.verdict(), now, theme),
+        ]));
+    }
+    let abort = keymap::label_for(Action::RolloutCmd(RolloutCommand::Abort));
+    let promote = keymap::label_for(Action::Promote);
+    let advice = k.advice(now, &abort, &promote);
+    let loud = match advice.verdict {
+        Some(Verdict::RollBack) => theme.crit,
+        _ => theme.text,
+    };
+    lines.push(Line::from(vec![
+        Span::raw("  "),
+        verdict_span(advice.verdict, theme),
+        Span::styled(format!("  {}", advice.action), loud),
+    ]));
+    lines.push(Line::styled(format!("    {}", advice.reason), theme.text));
+    lines.push(Line::styled(
+        format!("  {}", canary::automation(ro)),
+        theme.dim,
+    ));
 }
 
 pub fn rollouts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) {
@@ -98,7 +235,7 @@ pub fn rollouts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
             (Some(s), _) => format!("weight {s} %"),
             _ => String::new(),
         };
-        lines.push(Line::from(vec![
+        let mut row = vec![
             Span::styled(
                 format!(
                     "{}{} ",
@@ -109,8 +246,12 @@ pub fn rollouts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
             ),
             Span::styled(fit(&ro.status, 12), status_style(&ro.status, theme)),
             Span::styled(format!("{} ", fit(&step, 10)), theme.text),
-            Span::styled(weight, theme.text),
-        ]));
+            Span::styled(format!("{} ", fit(&weight, 20)), theme.text),
+        ];
+        if let Some(v) = app.canary_of(*c, ro).and_then(|k| k.verdict()) {
+            row.push(verdict_span(Some(v), theme));
+        }
+        lines.push(Line::from(row));
     }
     if let Some((c, r)) = list.get(app.selected_rollout) {
         let v = &app.rollouts[*c];
@@ -129,7 +270,7 @@ pub fn rollouts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
                 status_style(&ro.status, theme),
             ));
         }
-        lines.push(ladder(ro, theme));
+        lines.extend(ladder(ro, theme, area.width as usize));
         lines.push(Line::styled(
             format!(
                 "  replicas: desired {} · current {} · updated {} · ready {} · available {}",
@@ -158,6 +299,9 @@ pub fn rollouts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
                 ),
                 theme.text,
             ));
+        }
+        if let Some(k) = app.canary_of(*c, ro) {
+            canary_lines(&mut lines, k, ro, theme, now);
         }
         for a in &ro.analysis_runs {
             lines.push(Line::from(vec![

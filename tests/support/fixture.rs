@@ -188,3 +188,87 @@ pub fn app_with_registry() -> App {
     app.registries[0].last_ok = Some(NOW - 2.0);
     app
 }
+
+/// The fixture plus the demo rollout paused at 25 % and two minutes of canary-vs-stable reads:
+/// v13's p99 42 % above v12's from four polls in (so its failure has held 1m52s ≥ 1m by `NOW`),
+/// errors within the limit, a 24.6 % measured split.
+#[allow(dead_code)]
+pub fn app_with_rollout() -> App {
+    use mltop::app::Msg;
+    use mltop::sources::SourceEvent;
+    use mltop::sources::argo::{AnalysisRunInfo, CanaryStep, ReplicaSetInfo, RolloutInfo};
+    let mut text = mltop::demo::config_toml("http://127.0.0.1:9/metrics");
+    text.push_str(&mltop::demo::rollouts_toml("http://127.0.0.1:3100"));
+    text.push_str(&mltop::demo::canary_toml());
+    let cfg = Config::parse(&text, "fixture").expect("fixture config parses");
+    let base = app();
+    let mut app = App::new(&cfg);
+    app.services = base.services;
+    app.sources[0] = base.sources[0].clone();
+    app.demo = true;
+    let rs = |revision, stable, canary, image: &str| ReplicaSetInfo {
+        revision,
+        stable,
+        canary,
+        images: vec![image.to_string()],
+        ..Default::default()
+    };
+    app.rollouts[0].rollouts = vec![RolloutInfo {
+        namespace: "ml".into(),
+        name: "recsys".into(),
+        status: "Paused".into(),
+        message: "CanaryPauseStep".into(),
+        strategy: "Canary".into(),
+        step: Some((3, 8)),
+        set_weight: Some(25),
+        actual_weight: Some(25),
+        ready: 13,
+        current: 13,
+        desired: 10,
+        updated: 3,
+        available: 13,
+        replica_sets: vec![
+            rs(2, false, true, "registry.example/recsys:v13"),
+            rs(1, true, false, "registry.example/recsys:v12"),
+        ],
+        analysis_runs: vec![AnalysisRunInfo {
+            name: "recsys-7f9c4d8b6d-2-4".into(),
+            status: "Running".into(),
+            failed: 1,
+            ..Default::default()
+        }],
+        steps: vec![
+            CanaryStep::SetWeight(5),
+            CanaryStep::Pause(Some(120)),
+            CanaryStep::SetWeight(25),
+            CanaryStep::Pause(Some(120)),
+            CanaryStep::Analysis(vec!["recsys-latency".into()]),
+            CanaryStep::SetWeight(50),
+            CanaryStep::Pause(Some(120)),
+            CanaryStep::SetWeight(100),
+        ],
+    }];
+    app.rollouts[0].last_ok = Some(NOW - 1.0);
+    let by = |v12: f64, v13: f64| -> mltop::sources::Split {
+        Ok([("v12".to_string(), v12), ("v13".to_string(), v13)].into())
+    };
+    for i in 0..=60 {
+        let at = NOW - 120.0 + 2.0 * i as f64;
+        let p99_v13 = if i < 4 { 0.126 } else { 0.176 };
+        let splits = vec![
+            ((0, None), by(150.2, 49.0)),
+            ((0, Some(0)), by(0.124, p99_v13)),
+            ((0, Some(1)), by(0.0010, 0.0011)),
+        ];
+        app.update(
+            Msg::Source(SourceEvent::Polled {
+                source: 0,
+                at,
+                panels: Vec::new(),
+                splits,
+            }),
+            at,
+        );
+    }
+    app
+}
