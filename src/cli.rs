@@ -142,6 +142,39 @@ fn fail(out: &mut impl Write, msg: &str, code: i32) -> i32 {
     code
 }
 
+/// One canary-vs-stable check for the CLI's impact preview, when the rollout has a comparison:
+/// the service's metrics source polled once (a scrape source twice, for rates). `Err` says why
+/// it could not be read.
+async fn one_canary_check(
+    cfg: &Config,
+    controller: usize,
+    info: &crate::sources::argo::RolloutInfo,
+) -> Option<Result<crate::canary::CanaryState, String>> {
+    let (ci, k) = cfg
+        .canaries
+        .iter()
+        .enumerate()
+        .find(|(_, k)| k.controller == controller && k.matches(&info.namespace, &info.name))?;
+    let index = cfg.services[k.service].metrics;
+    let read = async {
+        let mut source = crate::sources::MetricsSource::new(index, cfg)?;
+        let mut polled = source.poll(crate::sources::unix_now()).await?;
+        if cfg.metrics[index].kind == crate::config::SourceKind::Scrape {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            polled = source.poll(crate::sources::unix_now()).await?;
+        }
+        let mut state = crate::canary::CanaryState::new(k.clone());
+        for ((c, m), split) in polled.1 {
+            if c == ci {
+                state.set_read(m, split);
+            }
+        }
+        state.judge(Some(info), crate::sources::unix_now());
+        Ok(state)
+    };
+    Some(read.await)
+}
+
 /// How the operator answers confirmations.
 pub enum Answers<'a> {
     /// `--yes` (and `--override-gate` for the second confirmation).
@@ -429,16 +462,33 @@ pub async fn rollout(
         }
     };
     let line = |rev: Option<i64>| client.request_line(&ns, name, cmd, rev);
+    let judged = one_canary_check(cfg, index, &info).await;
+    let (judged, why_not) = match judged {
+        Some(Ok(k)) => (Some(k), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
     let req = match crate::commands::rollout_request(
         rc,
         index,
         &info,
         cmd,
         &line,
-        None,
+        judged.as_ref(),
         crate::sources::unix_now(),
     ) {
-        Ok(r) => r,
+        Ok(mut r) => {
+            if judged.is_some() {
+                r.impact.insert(
+                    0,
+                    "(one check from the CLI: holds are not known here; the console shows the held verdict)".into(),
+                );
+            }
+            if let Some(e) = why_not {
+                r.impact = vec![format!("canary vs stable: not read: {e}")];
+            }
+            r
+        }
         Err(why) => {
             let record =
                 layer.unplanned("rollout", &target, &rc.environment, Outcome::Failed, &why);

@@ -440,6 +440,13 @@ fn cli_rollout_twin_promotes_aborts_and_refuses_what_argo_would_not_offer() {
         "{out}"
     );
     assert!(out.contains("succeeded: promote sent · now"), "{out}");
+    // The impact preview: one check of canary vs stable from the demo's /metrics page.
+    assert!(out.contains("(one check from the CLI"), "{out}");
+    assert!(
+        out.contains("p99 latency v12 ") && out.contains(" → v13 "),
+        "{out}"
+    );
+    assert!(out.contains("measured canary share of requests"), "{out}");
 
     let (code, out) = run(&["rollout", "abort", "recsys", "--yes"]);
     assert_eq!(code, Some(0), "{out}");

@@ -127,6 +127,19 @@ fn render_alert_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, no
             theme.crit,
         ));
     }
+    // A canary the verdict says to roll back is the most actionable thing on any view.
+    let open_rollouts = crate::keymap::label_for(crate::keymap::Action::OpenRollouts);
+    for k in &app.canaries {
+        if k.verdict() == Some(crate::domain::rollout::Verdict::RollBack) {
+            spans.push(Span::styled(
+                format!(
+                    " ✗ {}: ROLL BACK suggested ({open_rollouts}) ",
+                    k.cfg.rollout
+                ),
+                theme.crit,
+            ));
+        }
+    }
     if panels.is_empty() && prom.is_empty() {
         if spans.is_empty() {
             spans.push(Span::styled(" ✓ nothing firing or pending", theme.ok));
