@@ -4,7 +4,9 @@
 pub mod alert;
 pub mod canary;
 pub mod counter;
+pub mod drift;
 pub mod gate;
+pub mod homogeneity;
 pub mod panel;
 pub mod quantile;
 pub mod registry;
