@@ -57,39 +57,12 @@ fn measures() -> Vec<Measure> {
         .collect()
 }
 
-/// The flattened metric names the panels need: the same rule as `ScrapeClient`'s filter.
+/// The flattened metric names the panels need: `ScrapeClient`'s own filter.
 fn wanted(measures: &[Measure]) -> HashSet<String> {
-    let mut out = HashSet::new();
-    for m in measures {
-        match m {
-            Measure::Quantile { histogram, .. } | Measure::Distribution { histogram, .. } => {
-                out.insert(format!("{}_bucket", histogram.metric));
-            }
-            Measure::Mean { histogram, .. } => {
-                out.insert(format!("{}_sum", histogram.metric));
-                out.insert(format!("{}_count", histogram.metric));
-            }
-            Measure::Rate { counter, .. } => {
-                out.insert(counter.metric.clone());
-            }
-            Measure::Ratio {
-                numerator,
-                denominator,
-                ..
-            } => {
-                out.insert(numerator.metric.clone());
-                out.insert(denominator.metric.clone());
-            }
-            Measure::Gauge { gauge, .. } => {
-                out.insert(gauge.metric.clone());
-            }
-            Measure::Age { timestamp } => {
-                out.insert(timestamp.metric.clone());
-            }
-            Measure::PromQl { .. } => {}
-        }
-    }
-    out
+    measures
+        .iter()
+        .flat_map(mltop::sources::scrape::metric_names)
+        .collect()
 }
 
 /// A page of at least `target` bytes: the demo page's metric families, each written once with

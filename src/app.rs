@@ -20,6 +20,7 @@ use crate::sources::prometheus::PromAlert;
 pub enum View {
     Overview,
     Layer(Layer),
+    Drift,
     Registry,
     Rollouts,
     Alerts,
@@ -27,12 +28,13 @@ pub enum View {
 }
 
 impl View {
-    const CYCLE: [View; 9] = [
+    const CYCLE: [View; 10] = [
         View::Overview,
         View::Layer(Layer::System),
         View::Layer(Layer::Model),
         View::Layer(Layer::Data),
         View::Layer(Layer::Business),
+        View::Drift,
         View::Registry,
         View::Rollouts,
         View::Alerts,
@@ -49,6 +51,7 @@ impl View {
         match self {
             View::Overview => "Overview",
             View::Layer(l) => l.title(),
+            View::Drift => "Drift",
             View::Registry => "Registry",
             View::Rollouts => "Rollouts",
             View::Alerts => "Alerts",
@@ -148,6 +151,8 @@ pub struct App {
     pub canaries: Vec<crate::canary::CanaryState>,
     /// Index into `rollout_list()`.
     pub selected_rollout: usize,
+    /// Index into `drift_list()`.
+    pub selected_feature: usize,
     /// Index into `model_list()`.
     pub selected_model: usize,
     pub commands: CommandLayer,
@@ -232,6 +237,7 @@ impl App {
                 .map(crate::canary::CanaryState::new)
                 .collect(),
             selected_rollout: 0,
+            selected_feature: 0,
             selected_model: 0,
             commands: CommandLayer::new(
                 if config.readonly {
@@ -487,12 +493,13 @@ impl App {
             Action::OpenRegistry => self.view = View::Registry,
             Action::OpenAudit => self.view = View::Audit,
             Action::OpenRollouts => self.view = View::Rollouts,
+            Action::OpenDrift => self.view = View::Drift,
             Action::NextModel | Action::PrevModel => {
                 // j/k select within the list of the view on screen.
-                let (n, sel) = if self.view == View::Rollouts {
-                    (self.rollout_list().len(), &mut self.selected_rollout)
-                } else {
-                    (self.model_list().len(), &mut self.selected_model)
+                let (n, sel) = match self.view {
+                    View::Rollouts => (self.rollout_list().len(), &mut self.selected_rollout),
+                    View::Drift => (self.drift_list().len(), &mut self.selected_feature),
+                    _ => (self.model_list().len(), &mut self.selected_model),
                 };
                 if n < 2 {
                     return false;
@@ -718,6 +725,31 @@ impl App {
         let _ = now;
     }
 
+    /// Every drift panel (PSI, precomputed drift gauges) as (service, panel), the most drifted
+    /// first; panels without a value last.
+    pub fn drift_list(&self) -> Vec<(usize, usize)> {
+        let mut v: Vec<(usize, usize)> = self
+            .services
+            .iter()
+            .enumerate()
+            .flat_map(|(si, s)| {
+                s.panels
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.spec.feature.is_some())
+                    .map(move |(pi, _)| (si, pi))
+            })
+            .collect();
+        let value = |&(si, pi): &(usize, usize)| self.services[si].panels[pi].value();
+        v.sort_by(|a, b| match (value(a), value(b)) {
+            (Some(x), Some(y)) => y.total_cmp(&x),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.cmp(b),
+        });
+        v
+    }
+
     /// The rollout a canary comparison is about, as last read.
     pub fn canary_rollout(&self, ci: usize) -> Option<&crate::sources::argo::RolloutInfo> {
         let c = &self.canaries.get(ci)?.cfg;
@@ -808,6 +840,7 @@ mod tests {
         a.update(key(KeyCode::Char('4')), 0.0);
         assert_eq!(a.view, View::Layer(Layer::Business));
         for want in [
+            View::Drift,
             View::Registry,
             View::Rollouts,
             View::Alerts,

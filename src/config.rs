@@ -10,7 +10,8 @@ use toml::Spanned;
 
 use crate::domain::gate::GateSpec;
 use crate::domain::panel::{
-    Aggregation, Direction, Labels, Layer, Measure, PanelSpec, Selector, Thresholds, Unit,
+    Aggregation, Bins, Direction, DriftReference, Labels, Layer, Measure, PanelSpec, Selector,
+    Thresholds, Unit,
 };
 use crate::domain::registry::AliasNames;
 
@@ -195,6 +196,8 @@ enum PanelKind {
     Age,
     Distribution,
     Promql,
+    Psi,
+    Homogeneity,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,6 +228,22 @@ struct RawPanel {
     hold: Option<Spanned<String>>,
     #[serde(default)]
     week_over_week: bool,
+    /// PSI and precomputed drift gauges: the input feature (listed in the drift view).
+    feature: Option<String>,
+    /// PSI: one bin per value of this label (categorical counters) instead of `le` buckets.
+    category_label: Option<String>,
+    /// PSI: compare with the same window this long ago...
+    reference_offset: Option<Spanned<String>>,
+    /// ...or with the counts held by this metric (a training-reference histogram or counter).
+    reference_metric: Option<String>,
+    #[serde(default)]
+    reference_labels: Labels,
+    /// Homogeneity: the label naming the item in `metric` (default `item`).
+    item_label: Option<String>,
+    /// Homogeneity: the counter of lists served.
+    requests: Option<String>,
+    stat: Option<crate::domain::panel::HomogeneityStat>,
+    catalogue: Option<f64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1164,6 +1183,53 @@ fn resolve_panel(
             histogram: selector(&need(&r.metric, "metric")?, service_labels, &r.labels),
             window,
         },
+        PanelKind::Psi => {
+            let current = selector(&need(&r.metric, "metric")?, service_labels, &r.labels);
+            let reference = match (&r.reference_offset, &r.reference_metric) {
+                (Some(o), None) => DriftReference::Offset(
+                    ctx.duration(o, &format!("{key}.reference_offset"))?
+                        .as_secs_f64(),
+                ),
+                (None, Some(m)) => {
+                    // The reference carries the feature's identifying labels too.
+                    let mut labels = r.labels.clone();
+                    labels.extend(r.reference_labels.clone());
+                    DriftReference::Metric(selector(m, service_labels, &labels))
+                }
+                _ => {
+                    return Err(ctx.err(
+                        span.clone(),
+                        format!("{key}.reference_offset"),
+                        "a PSI panel needs exactly one reference",
+                        "give reference_offset = \"1d\" (the same window a day earlier) or reference_metric = \"NAME\" (a training-reference histogram or counter)",
+                    ));
+                }
+            };
+            Measure::Psi {
+                current,
+                bins: match &r.category_label {
+                    Some(l) => Bins::Label(l.clone()),
+                    None => Bins::Buckets,
+                },
+                reference,
+                window,
+            }
+        }
+        PanelKind::Homogeneity => Measure::Homogeneity {
+            items: selector(&need(&r.metric, "metric")?, service_labels, &r.labels),
+            item_label: r.item_label.clone().unwrap_or_else(|| "item".into()),
+            requests: selector(&need(&r.requests, "requests")?, service_labels, &r.labels),
+            stat: r.stat.ok_or_else(|| {
+                ctx.err(
+                    span.clone(),
+                    format!("{key}.stat"),
+                    "a homogeneity panel needs `stat`",
+                    "stat = \"personalisation\", \"coverage\", \"top1_share\" or \"entropy\"",
+                )
+            })?,
+            catalogue: r.catalogue,
+            window,
+        },
         PanelKind::Promql => {
             if source_kind != SourceKind::Prometheus {
                 return Err(ctx.err(
@@ -1206,13 +1272,30 @@ fn resolve_panel(
             _ => Unit::None,
         }),
         scale: r.scale.unwrap_or(1.0),
-        thresholds: Thresholds {
-            warn: r.warn,
-            crit: r.crit,
-            direction: r.direction.unwrap_or_default(),
-            hold_secs,
+        thresholds: match kind {
+            // PSI's rule of thumb: < 0.10 stable, 0.10–0.25 moderate, > 0.25 significant.
+            PanelKind::Psi if r.warn.is_none() && r.crit.is_none() => Thresholds {
+                warn: Some(0.10),
+                crit: Some(0.25),
+                direction: Direction::Above,
+                hold_secs,
+            },
+            _ => Thresholds {
+                warn: r.warn,
+                crit: r.crit,
+                direction: r.direction.unwrap_or_default(),
+                hold_secs,
+            },
         },
         week_over_week: r.week_over_week,
+        feature: r.feature.clone().or_else(|| {
+            matches!(measure, Measure::Psi { .. }).then(|| {
+                r.labels
+                    .get("feature")
+                    .cloned()
+                    .unwrap_or_else(|| r.title.clone())
+            })
+        }),
         measure,
     })
 }
@@ -1222,6 +1305,7 @@ pub fn preset_panels(preset: Preset, labels: &Labels, window: f64) -> Vec<PanelS
     let none = Labels::new();
     let sel = |m: &str| selector(m, labels, &none);
     let panel = |title: &str, layer, measure, unit, th: Thresholds| PanelSpec {
+        feature: None,
         title: title.to_string(),
         layer,
         measure,

@@ -789,3 +789,73 @@ fn default_options() {
         }
     );
 }
+
+/// The demo config's drift and homogeneity panels, computed by mltop's own scrape evaluation
+/// over pages of the demo world: the story's numbers come out of the counters.
+#[test]
+fn drift_and_homogeneity_panels_tell_the_story() {
+    use mltop::domain::panel::Reading;
+    use mltop::domain::window::{ScrapeWindow, Snapshot};
+    let w = world(42);
+    let cfg = mltop::config::Config::parse(
+        &mltop::demo::config_toml("http://127.0.0.1:9/metrics"),
+        "demo",
+    )
+    .unwrap();
+    let panel = |service: usize, title: &str| {
+        cfg.services[service]
+            .panels
+            .iter()
+            .find(|p| p.title == title)
+            .unwrap_or_else(|| panic!("no panel {title}"))
+            .clone()
+    };
+    // Scrapes every 5 demo seconds over the minute before `t`.
+    let window_at = |t: f64| {
+        let mut win = ScrapeWindow::new(600.0);
+        for k in 0..=12 {
+            let at = t - 60.0 + 5.0 * k as f64;
+            let page = w.render_metrics(at, UNIX_NOW);
+            win.push(Snapshot::new(
+                at,
+                mltop::sources::exposition::parse(&page, |_| true),
+            ));
+        }
+        win
+    };
+    let value = |win: &ScrapeWindow, service: usize, title: &str, t: f64| -> f64 {
+        match win.evaluate(&panel(service, title).measure, t) {
+            Reading::Value(v) => v,
+            Reading::Drift(d) => {
+                assert!(d.n_current > 1000.0 && d.n_reference > 99_000.0, "{d:?}");
+                d.psi
+            }
+            other => panic!("{title} at {t}: {other:?}"),
+        }
+    };
+    let calm = window_at(110.0);
+    for f in ["price", "category", "user_age", "session_length", "device"] {
+        let p = value(&calm, 0, &format!("PSI {f}"), 110.0);
+        assert!(p < 0.05, "calm {f} PSI {p}");
+    }
+    for f in ["amount", "merchant_type"] {
+        let p = value(&calm, 1, &format!("PSI {f}"), 110.0);
+        assert!(p < 0.05, "calm fraud {f} PSI {p}");
+    }
+    let personal = value(&calm, 0, "Personal. v13", 110.0);
+    assert!(
+        (0.75..=0.9).contains(&personal),
+        "calm personalisation {personal}"
+    );
+    let sale = window_at(480.0);
+    let price = value(&sale, 0, "PSI price", 480.0);
+    assert!((0.25..=0.40).contains(&price), "price PSI at 8 min {price}");
+    let category = value(&sale, 0, "PSI category", 480.0);
+    assert!((0.07..=0.17).contains(&category), "category PSI {category}");
+    assert!(value(&sale, 0, "PSI user_age", 480.0) < 0.05);
+    let incident = window_at(560.0);
+    let personal = value(&incident, 0, "Personal. v13", 560.0);
+    assert!(personal < 0.15, "incident personalisation {personal}");
+    let top1 = value(&incident, 0, "Top-1 share v13", 560.0);
+    assert!(top1 > 0.97, "incident top-1 share {top1}");
+}

@@ -54,6 +54,13 @@ const AGE_ABS_TOL: f64 = 3.0;
 /// difference moves a share by well under 0.03.
 const SHARE_ABS_TOL: f64 = 0.03;
 
+/// PSI (absolute): both sides read the same buckets; PromQL's `increase()` extrapolates every
+/// bucket of a window by the same factor, which leaves the proportions, and so the PSI, alone.
+const PSI_ABS_TOL: f64 = 0.005;
+/// Homogeneity figures (absolute, they are 0..1): ~4000 lists per window, a one-step
+/// difference at either end moves them by well under 0.02.
+const HOMOGENEITY_ABS_TOL: f64 = 0.02;
+
 /// How the panels are compared: the tolerance class of a measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Class {
@@ -64,6 +71,8 @@ enum Class {
     Gauge,
     Age,
     Shares,
+    Psi,
+    Homogeneity,
 }
 
 fn class_of(m: &Measure) -> Class {
@@ -75,6 +84,8 @@ fn class_of(m: &Measure) -> Class {
         Measure::Gauge { .. } => Class::Gauge,
         Measure::Age { .. } => Class::Age,
         Measure::Distribution { .. } => Class::Shares,
+        Measure::Psi { .. } => Class::Psi,
+        Measure::Homogeneity { .. } => Class::Homogeneity,
         Measure::PromQl { .. } => panic!("raw PromQL cannot be read by a scrape source"),
     }
 }
@@ -105,6 +116,42 @@ metrics = "m"
 labels = {{ service = "recsys" }}
 window = "{WINDOW}s"
 preset = "recommender"
+
+# Drift against the training reference (numeric and categorical), and homogeneity.
+[[services.panels]]
+title = "PSI price"
+layer = "data"
+kind = "psi"
+metric = "model_feature_value"
+labels = {{ feature = "price" }}
+reference_metric = "model_feature_reference"
+
+[[services.panels]]
+title = "PSI category"
+layer = "data"
+kind = "psi"
+metric = "model_feature_category_total"
+labels = {{ feature = "category" }}
+category_label = "category"
+reference_metric = "model_feature_reference_category"
+
+[[services.panels]]
+title = "Personalisation"
+layer = "model"
+kind = "homogeneity"
+metric = "recs_item_total"
+requests = "model_requests_total"
+labels = {{ version = "v12" }}
+stat = "personalisation"
+
+[[services.panels]]
+title = "Top-1 share"
+layer = "model"
+kind = "homogeneity"
+metric = "recs_item_total"
+requests = "model_requests_total"
+labels = {{ version = "v12" }}
+stat = "top1_share"
 
 # Canary vs stable reads the same panels once per `version`: both sources must agree on those
 # too. (The controller is never contacted here.)
@@ -186,6 +233,7 @@ fn show(r: &Result<PanelReading, String>) -> String {
                 .map(|(_, x)| format!("{:.3}", x))
                 .collect::<Vec<_>>()
                 .join(" "),
+            Reading::Drift(d) => format!("PSI {:.6} n {:.0}", d.psi, d.n_current),
             Reading::NoData(why) => format!("no data: {why}"),
         },
         Err(e) => format!("error: {e}"),
@@ -236,7 +284,10 @@ fn compare(spec: &PanelSpec, scrape: &Reading, prom: &Reading) -> Result<Verdict
                         used: r.min(a),
                     }
                 }
-                Class::Shares => return Err("a distribution panel gave a single value".into()),
+                Class::Homogeneity => verdict((s - p).abs(), HOMOGENEITY_ABS_TOL, " abs"),
+                Class::Shares | Class::Psi => {
+                    return Err("a distribution or PSI panel gave a single value".into());
+                }
             })
         }
         (Reading::Distribution(s), Reading::Distribution(p)) => {
@@ -260,6 +311,14 @@ fn compare(spec: &PanelSpec, scrape: &Reading, prom: &Reading) -> Result<Verdict
                 deviation: format!("{dev:.4} abs/bucket"),
                 tolerance: format!("{SHARE_ABS_TOL} abs/bucket"),
                 used: dev / SHARE_ABS_TOL,
+            })
+        }
+        (Reading::Drift(s), Reading::Drift(p)) => {
+            let dev = (s.psi - p.psi).abs();
+            Ok(Verdict {
+                deviation: format!("{dev:.4} abs"),
+                tolerance: format!("{PSI_ABS_TOL} abs"),
+                used: dev / PSI_ABS_TOL,
             })
         }
         _ => Err("the two sources gave readings of different kinds".into()),
@@ -297,8 +356,8 @@ async fn prometheus_and_scrape_sources_agree_on_the_demo_panels() {
         .collect();
     assert_eq!(
         specs.len(),
-        14,
-        "the recommender preset has 14 panels: {specs:?}"
+        18,
+        "the recommender preset's 14 panels and 4 of drift and homogeneity: {specs:?}"
     );
 
     // The scrape source samples 0.3 s after Prometheus does: the same demo second, with time
@@ -520,10 +579,17 @@ fn check_backfill(
         let reading = result
             .as_ref()
             .unwrap_or_else(|e| panic!("{}: first Prometheus poll failed: {e}", spec.title));
-        if spec.measure.is_distribution() {
+        // Distributions, and the two-query measures (PSI, homogeneity), are not back-filled:
+        // their history starts with the console.
+        if spec.measure.is_distribution()
+            || matches!(
+                spec.measure,
+                Measure::Psi { .. } | Measure::Homogeneity { .. }
+            )
+        {
             assert!(
                 reading.backfill.is_empty(),
-                "{}: distributions are not back-filled",
+                "{}: not back-filled",
                 spec.title
             );
             continue;

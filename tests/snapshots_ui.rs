@@ -216,3 +216,27 @@ fn rollouts_view_at_200x50() {
     press(&mut app, 'o');
     insta::assert_snapshot!(screen(&app, 200, 50));
 }
+
+#[test]
+fn drift_view_ranks_features_and_pairs_the_bins_at_80x24() {
+    let mut app = fixture::app();
+    press(&mut app, 'd');
+    let s = screen(&app, 80, 24);
+    for want in [
+        "▸ recsys/price",
+        "significant",
+        "n reference",
+        "≤ 50",
+        "> 500",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in\n{s}");
+    }
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn drift_view_at_200x50() {
+    let mut app = fixture::app();
+    press(&mut app, 'd');
+    insta::assert_snapshot!(screen(&app, 200, 50));
+}

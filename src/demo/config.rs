@@ -2,8 +2,48 @@
 //! --write-config FILE` and used in-process by `mltop --demo`. It is ordinary config text, read
 //! by the same loader as a user's file.
 
+/// A PSI panel per input feature of demo service `service` (index into
+/// [`super::script::SERVICES`]), against the exporter's training reference: 0.10 / 0.25 (the
+/// defaults) held for a demo minute. The sale moves `price` past 0.25 from ~6 min; `category`
+/// shifts mildly.
+fn drift_panels(service: usize) -> String {
+    use super::script::{FEATURES, FeatureKind};
+    let mut out =
+        String::from("# Drift of every input feature against its training reference (PSI).\n");
+    for f in FEATURES.iter().filter(|f| f.service == service) {
+        let (metric, categorical) = match f.kind {
+            FeatureKind::Numeric(_) => ("model_feature_value", ""),
+            FeatureKind::Categorical(_) => (
+                "model_feature_category_total",
+                "category_label = \"category\"\n",
+            ),
+        };
+        let reference = match f.kind {
+            FeatureKind::Numeric(_) => "model_feature_reference",
+            FeatureKind::Categorical(_) => "model_feature_reference_category",
+        };
+        out.push_str(&format!(
+            r#"[[services.panels]]
+title = "PSI {name}"
+layer = "data"
+kind = "psi"
+metric = "{metric}"
+labels = {{ feature = "{name}" }}
+{categorical}reference_metric = "{reference}"
+window = "1m"
+for = "1m"
+
+"#,
+            name = f.name
+        ));
+    }
+    out
+}
+
 /// Config text for a demo model server at `metrics_url`.
 pub fn config_toml(metrics_url: &str) -> String {
+    let recsys_drift = drift_panels(0);
+    let fraud_drift = drift_panels(1);
     format!(
         r#"# mltop config for the demo world (written by `mltop demo`).
 # The simulated model server's /metrics page is scraped directly; point a Prometheus at it
@@ -37,19 +77,37 @@ warn = 0.14
 crit = 0.15
 for = "1m"
 
-# "The same list for everyone" (from ~8 min): only the model layer sees it.
+# "The same list for everyone" (from ~8 min): only the model layer sees it. Computed from the
+# per-item recommendation counters (personalisation = 1 − (Σc² − U·k) / (k·U·(U−1))).
 [[services.panels]]
 title = "Personal. v13"
 layer = "model"
-kind = "gauge"
-metric = "recs_personalization_ratio"
+kind = "homogeneity"
+metric = "recs_item_total"
+requests = "model_requests_total"
 labels = {{ version = "v13" }}
-agg = "min"
+stat = "personalisation"
+catalogue = 200
+window = "1m"
 warn = 0.5
 crit = 0.2
 direction = "below"
 for = "1m"
 
+[[services.panels]]
+title = "Top-1 share v13"
+layer = "model"
+kind = "homogeneity"
+metric = "recs_item_total"
+requests = "model_requests_total"
+labels = {{ version = "v13" }}
+stat = "top1_share"
+window = "1m"
+warn = 0.92
+crit = 0.97
+for = "1m"
+
+{recsys_drift}
 [[services]]
 name = "fraud"
 environment = "demo"
@@ -76,7 +134,8 @@ kind = "rate"
 metric = "fraud_blocked_amount_euros_total"
 unit = "€/h"
 scale = 3600.0
-"#
+
+{fraud_drift}"#
     )
 }
 

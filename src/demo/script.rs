@@ -202,17 +202,72 @@ pub fn engagement(v: usize, t: f64) -> f64 {
     }
 }
 
-/// Personalisation (share of distinct lists across users, 0..1) of version `v` at `t`.
-pub fn personalization(v: usize, t: f64) -> f64 {
-    let k = if v == V13 { incident(t) } else { 0.0 };
-    0.8 + (0.05 - 0.8) * k
+/// Items in the recommendable catalogue (`item_001` … `item_200`).
+pub const CATALOGUE: usize = 200;
+/// Popularity exponent of the calm item mix: item i is in a list with probability ∝ i^−0.75
+/// (capped at 0.9), scaled so that a list holds [`IMPRESSIONS_PER_REQUEST`] items.
+const POPULARITY_EXPONENT: f64 = 0.75;
+const INCLUSION_CAP: f64 = 0.9;
+/// How far the v13 incident goes towards "the same ten items for everyone".
+const INCIDENT_SAMENESS: f64 = 0.97;
+
+/// The calm probability that item `i` (0-based) is in a list: Zipf-like, Σ = list length.
+pub fn calm_inclusion() -> &'static [f64] {
+    static Q: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    Q.get_or_init(|| {
+        let q = |a: f64| -> Vec<f64> {
+            (1..=CATALOGUE)
+                .map(|i| (a * (i as f64).powf(-POPULARITY_EXPONENT)).min(INCLUSION_CAP))
+                .collect()
+        };
+        // Bisect the scale so the probabilities add up to the list length.
+        let (mut lo, mut hi) = (0.0, 10.0);
+        for _ in 0..100 {
+            let mid = (lo + hi) / 2.0;
+            if q(mid).iter().sum::<f64>() > IMPRESSIONS_PER_REQUEST {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        q((lo + hi) / 2.0)
+    })
 }
 
-/// Share of impressions taken by the single most shown item, of version `v` at `t`.
-pub fn top1_share(v: usize, t: f64) -> f64 {
-    let k = if v == V13 { incident(t) } else { 0.0 };
-    0.03 + (0.6 - 0.03) * k
+/// The probability that item `i` is in a list of version `v` at `t`: the calm mix, turning
+/// into the same ten items for everyone during the v13 incident.
+pub fn inclusion(v: usize, i: usize, t: f64) -> f64 {
+    let x = if v == V13 {
+        INCIDENT_SAMENESS * incident(t)
+    } else {
+        0.0
+    };
+    let same = if i < IMPRESSIONS_PER_REQUEST as usize {
+        1.0
+    } else {
+        0.0
+    };
+    (1.0 - x) * calm_inclusion()[i] + x * same
 }
+
+/// Personalisation of version `v` at `t` as the recommendation counters give it (for many
+/// users): P = 1 − Σ qᵢ² / k. ≈ 0.82 calm, ≈ 0.04 in the incident.
+pub fn personalization(v: usize, t: f64) -> f64 {
+    let sq: f64 = (0..CATALOGUE).map(|i| inclusion(v, i, t).powi(2)).sum();
+    1.0 - sq / IMPRESSIONS_PER_REQUEST
+}
+
+/// Share of lists holding the most recommended item, of version `v` at `t` (max qᵢ).
+pub fn top1_share(v: usize, t: f64) -> f64 {
+    (0..CATALOGUE)
+        .map(|i| inclusion(v, i, t))
+        .fold(0.0, f64::max)
+}
+
+/// When the training-reference distributions of the features were taken (calm, before the
+/// sale): the exporter's `model_feature_reference` histograms hold this many rows from it.
+pub const REFERENCE_AT: f64 = 60.0;
+pub const REFERENCE_ROWS: f64 = 100_000.0;
 
 /// Resident memory of version `v`, bytes: a slow sawtooth (growth, then a drop) around a base.
 pub fn memory_bytes(v: usize, t: f64) -> f64 {

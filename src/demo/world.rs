@@ -90,6 +90,8 @@ struct VersionState {
     // fraud
     flagged: f64,
     blocked: f64,
+    /// recsys: lists that held each catalogue item.
+    items: Vec<f64>,
 }
 
 impl VersionState {
@@ -105,6 +107,7 @@ impl VersionState {
             revenue: 0.0,
             flagged: 0.0,
             blocked: 0.0,
+            items: Vec::new(),
         }
     }
 
@@ -132,6 +135,12 @@ impl VersionState {
             self.revenue += conversions
                 * script::REVENUE_PER_CONVERSION
                 * noise.jitter(vstream(v, K_REVENUE), i, 0.15);
+            if self.items.is_empty() {
+                self.items = vec![0.0; script::CATALOGUE];
+            }
+            for (item, acc) in self.items.iter_mut().enumerate() {
+                *acc += n * script::inclusion(v, item, t);
+            }
         } else {
             let flagged = n * script::FRAUD_FLAG_RATE * noise.jitter(vstream(v, K_CTR), i, 0.1);
             self.flagged += flagged;
@@ -148,22 +157,40 @@ struct FeatureState {
     missing: f64,
     hist: Option<Hist>,
     categories: Vec<f64>,
+    /// The training reference: the calm distribution, [`script::REFERENCE_ROWS`] rows.
+    reference_hist: Option<Hist>,
+    reference_categories: Vec<f64>,
 }
 
 impl FeatureState {
     fn new(f: usize) -> FeatureState {
-        match script::FEATURES[f].kind {
-            FeatureKind::Numeric(bounds) => FeatureState {
-                values: 0.0,
-                missing: 0.0,
-                hist: Some(Hist::new(bounds)),
-                categories: Vec::new(),
-            },
-            FeatureKind::Categorical(cats) => FeatureState {
+        let n = script::REFERENCE_ROWS;
+        match (
+            script::FEATURES[f].kind,
+            script::feature_dist(f, script::REFERENCE_AT),
+        ) {
+            (FeatureKind::Numeric(bounds), dist) => {
+                let mut reference = Hist::new(bounds);
+                reference.observe(n, dist.mean(), |le| dist.cdf(le));
+                FeatureState {
+                    values: 0.0,
+                    missing: 0.0,
+                    hist: Some(Hist::new(bounds)),
+                    categories: Vec::new(),
+                    reference_hist: Some(reference),
+                    reference_categories: Vec::new(),
+                }
+            }
+            (FeatureKind::Categorical(cats), dist) => FeatureState {
                 values: 0.0,
                 missing: 0.0,
                 hist: None,
                 categories: vec![0.0; cats.len()],
+                reference_hist: None,
+                reference_categories: match dist {
+                    FeatureDist::Categorical(p) => p.iter().map(|p| p * n).collect(),
+                    _ => vec![0.0; cats.len()],
+                },
             },
         }
     }
@@ -527,6 +554,27 @@ fn render(sim: &Sim, noise: &Noise, t: f64, unix_now: f64, speed: f64) -> String
         );
     }
 
+    help(
+        &mut out,
+        "recs_item_total",
+        "counter",
+        "Recommendation lists that held the item.",
+    );
+    for &v in &recsys {
+        // Every item's series exists from the start (at 0), so windows see them all.
+        let items = &sim.versions[v].items;
+        for item in 0..script::CATALOGUE {
+            let n = items.get(item).copied().unwrap_or(0.0);
+            let _ = writeln!(
+                out,
+                "recs_item_total{{{},item=\"item_{:03}\"}} {}",
+                labels[v],
+                item + 1,
+                n.floor()
+            );
+        }
+    }
+
     // Data layer.
     help(
         &mut out,
@@ -543,6 +591,43 @@ fn render(sim: &Sim, noise: &Noise, t: f64, unix_now: f64, speed: f64) -> String
                 spec.name
             );
             write_hist(&mut out, "model_feature_value", &l, h, 2);
+        }
+    }
+    help(
+        &mut out,
+        "model_feature_reference",
+        "histogram",
+        "Training-reference distribution of numeric input features (fixed; for drift).",
+    );
+    for (f, s) in sim.features.iter().enumerate() {
+        if let Some(h) = &s.reference_hist {
+            let spec = &script::FEATURES[f];
+            let l = format!(
+                "service=\"{}\",feature=\"{}\"",
+                script::SERVICES[spec.service],
+                spec.name
+            );
+            write_hist(&mut out, "model_feature_reference", &l, h, 2);
+        }
+    }
+    help(
+        &mut out,
+        "model_feature_reference_category",
+        "gauge",
+        "Training-reference rows per category of categorical input features (fixed; for drift).",
+    );
+    for (f, s) in sim.features.iter().enumerate() {
+        let spec = &script::FEATURES[f];
+        if let FeatureKind::Categorical(cats) = spec.kind {
+            for (cat, n) in cats.iter().zip(&s.reference_categories) {
+                let _ = writeln!(
+                    out,
+                    "model_feature_reference_category{{service=\"{}\",feature=\"{}\",category=\"{cat}\"}} {}",
+                    script::SERVICES[spec.service],
+                    spec.name,
+                    n.round()
+                );
+            }
         }
     }
     help(

@@ -59,6 +59,23 @@ pub fn homogeneity(counts: &[f64], users: f64, catalogue: Option<f64>) -> Option
     })
 }
 
+/// One homogeneity figure as a panel reading, or why there is none.
+pub fn reading(
+    counts: &[f64],
+    users: f64,
+    stat: super::panel::HomogeneityStat,
+    catalogue: Option<f64>,
+) -> super::panel::Reading {
+    use super::panel::Reading;
+    match homogeneity(counts, users, catalogue) {
+        None => Reading::NoData("fewer than two lists or no items in the window".into()),
+        Some(h) => match stat.pick(&h) {
+            Some(v) => Reading::Value(v),
+            None => Reading::NoData("coverage and entropy need `catalogue`".into()),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

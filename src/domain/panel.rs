@@ -101,6 +101,89 @@ pub enum Measure {
     Distribution { histogram: Selector, window: f64 },
     /// A raw PromQL expression returning one number (Prometheus sources only).
     PromQl { query: String },
+    /// Population Stability Index of a feature in the window against a reference.
+    Psi {
+        /// A histogram (base name) for `Bins::Buckets`, a counter for `Bins::Label`.
+        current: Selector,
+        bins: Bins,
+        reference: DriftReference,
+        window: f64,
+    },
+    /// Homogeneity of recommendation lists in the window, from per-item counters.
+    Homogeneity {
+        /// Counter of lists holding each item, one series per item (`recs_item_total{item}`).
+        items: Selector,
+        item_label: String,
+        /// Counter of lists served (requests).
+        requests: Selector,
+        stat: HomogeneityStat,
+        /// Catalogue size, for coverage and entropy.
+        catalogue: Option<f64>,
+        window: f64,
+    },
+}
+
+/// How a drifting feature is binned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bins {
+    /// A histogram's `le` buckets.
+    Buckets,
+    /// A counter's series, one bin per value of this label (categories).
+    Label(String),
+}
+
+/// What a feature's current distribution is compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DriftReference {
+    /// The same series over the same window length, this many seconds earlier.
+    Offset(f64),
+    /// A metric holding the reference counts (a training-reference histogram's cumulative
+    /// buckets, or per-category counts), read as they are.
+    Metric(Selector),
+}
+
+/// Which homogeneity figure a panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HomogeneityStat {
+    Personalisation,
+    Coverage,
+    Top1Share,
+    Entropy,
+}
+
+impl HomogeneityStat {
+    pub fn pick(self, h: &super::homogeneity::Homogeneity) -> Option<f64> {
+        match self {
+            HomogeneityStat::Personalisation => Some(h.personalisation),
+            HomogeneityStat::Coverage => h.coverage,
+            HomogeneityStat::Top1Share => Some(h.top1_share),
+            HomogeneityStat::Entropy => h.entropy,
+        }
+    }
+}
+
+impl DriftReference {
+    /// How the reference is described on screen.
+    pub fn describe(&self) -> String {
+        match self {
+            DriftReference::Offset(o) => format!("vs the same window {} earlier", human_secs(*o)),
+            DriftReference::Metric(m) => format!("vs reference {}", m.metric),
+        }
+    }
+}
+
+fn human_secs(s: f64) -> String {
+    let s = s.round() as u64;
+    if s.is_multiple_of(86400) {
+        format!("{}d", s / 86400)
+    } else if s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 impl Measure {
@@ -154,7 +237,9 @@ impl Measure {
                 histogram: narrow(histogram),
                 window: *window,
             },
-            Measure::PromQl { .. } => return None,
+            Measure::PromQl { .. } | Measure::Psi { .. } | Measure::Homogeneity { .. } => {
+                return None;
+            }
         })
     }
 
@@ -170,7 +255,7 @@ impl Measure {
             Measure::Ratio { denominator, .. } => Some((denominator, "")),
             Measure::Gauge { gauge, .. } => Some((gauge, "")),
             Measure::Age { timestamp } => Some((timestamp, "")),
-            Measure::PromQl { .. } => None,
+            Measure::PromQl { .. } | Measure::Psi { .. } | Measure::Homogeneity { .. } => None,
         }
     }
 
@@ -181,7 +266,14 @@ impl Measure {
             | Measure::Rate { window, .. }
             | Measure::Ratio { window, .. }
             | Measure::Mean { window, .. }
+            | Measure::Homogeneity { window, .. }
             | Measure::Distribution { window, .. } => *window,
+            Measure::Psi {
+                window, reference, ..
+            } => match reference {
+                DriftReference::Offset(o) => window + o,
+                DriftReference::Metric(_) => *window,
+            },
             Measure::Gauge { .. } | Measure::Age { .. } | Measure::PromQl { .. } => 0.0,
         }
     }
@@ -276,6 +368,9 @@ pub struct PanelSpec {
     pub thresholds: Thresholds,
     /// Also read the value one week earlier (Prometheus sources with that much history).
     pub week_over_week: bool,
+    /// The input feature this panel measures the drift of (PSI panels, precomputed drift
+    /// gauges): such panels are listed in the drift view.
+    pub feature: Option<String>,
 }
 
 /// What a source measured for one panel at one time.
@@ -284,6 +379,8 @@ pub enum Reading {
     Value(f64),
     /// Per-bucket shares `(upper_bound, share)` that sum to 1.
     Distribution(Vec<(f64, f64)>),
+    /// A PSI with both distributions and the sample sizes behind it.
+    Drift(Box<super::drift::Drift>),
     /// The query ran but there is nothing to show, and why ("no series match", "need two scrapes").
     NoData(String),
 }
@@ -341,8 +438,9 @@ impl PanelTrack {
 
     /// The current scaled value, if the last reading was a number.
     pub fn value(&self) -> Option<f64> {
-        match self.reading {
-            Some(Reading::Value(v)) if !v.is_nan() => Some(v),
+        match &self.reading {
+            Some(Reading::Value(v)) if !v.is_nan() => Some(*v),
+            Some(Reading::Drift(d)) if !d.psi.is_nan() => Some(d.psi),
             _ => None,
         }
     }
@@ -375,6 +473,7 @@ impl PanelTrack {
         };
         let current = match &reading {
             Reading::Value(v) => *v,
+            Reading::Drift(d) => d.psi,
             _ => f64::NAN,
         };
         // A range query ending now already holds this instant (its timestamps are rounded to
@@ -427,6 +526,7 @@ mod tests {
             scale: 1.0,
             thresholds: th,
             week_over_week: false,
+            feature: None,
         }
     }
 

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::counter;
-use super::panel::{Measure, Reading, Selector};
+use super::drift;
+use super::panel::{Bins, DriftReference, Measure, Reading, Selector};
 use super::quantile::{Bucket, bucket_shares, histogram_quantile};
 use crate::sources::exposition::{Sample, parse_le};
 
@@ -103,28 +104,36 @@ impl ScrapeWindow {
         self.snapshots.is_empty()
     }
 
-    /// The snapshots inside the look-back window ending at the newest scrape; at least the
-    /// last two when the window is shorter than the scrape interval.
-    fn in_window(&self, window: f64) -> Vec<&Snapshot> {
+    /// The snapshots inside the look-back window ending `offset` seconds before the newest
+    /// scrape; with no offset, at least the last two when the window is shorter than the
+    /// scrape interval. Empty when the history does not reach back to the window's end.
+    fn in_range(&self, window: f64, offset: f64) -> Vec<&Snapshot> {
         let Some(newest) = self.snapshots.back() else {
             return Vec::new();
         };
+        let end = newest.at - offset;
         let v: Vec<&Snapshot> = self
             .snapshots
             .iter()
-            .filter(|s| newest.at - s.at <= window + 1e-9)
+            .filter(|s| s.at <= end + 1e-9 && end - s.at <= window + 1e-9)
             .collect();
-        if v.len() >= 2 {
+        if v.len() >= 2 || offset > 0.0 {
             v
         } else {
             self.snapshots.iter().rev().take(2).rev().collect()
         }
     }
 
-    /// Increase of every series matching `sel` over the window, keyed by labels, and the time
-    /// span it covers. `None` until there are two scrapes.
-    fn increases(&self, sel: &Selector, window: f64) -> Option<(HashMap<SeriesKey, f64>, f64)> {
-        let snaps = self.in_window(window);
+    /// Increase of every series matching `sel` over the window (ending `offset` before the
+    /// newest scrape), keyed by labels, and the time span it covers. `None` until there are two
+    /// scrapes in that window.
+    fn increases_in(
+        &self,
+        sel: &Selector,
+        window: f64,
+        offset: f64,
+    ) -> Option<(HashMap<SeriesKey, f64>, f64)> {
+        let snaps = self.in_range(window, offset);
         if snaps.len() < 2 {
             return None;
         }
@@ -140,6 +149,89 @@ impl ScrapeWindow {
             .filter_map(|(k, p)| counter::increase(&p).map(|i| (k.clone(), i)))
             .collect();
         Some((inc, span))
+    }
+
+    fn increases(&self, sel: &Selector, window: f64) -> Option<(HashMap<SeriesKey, f64>, f64)> {
+        self.increases_in(sel, window, 0.0)
+    }
+
+    /// Counts per value of `label` over the window ending `offset` before the newest scrape
+    /// (`sum by (label) (increase(...))`).
+    fn counts_by(
+        &self,
+        sel: &Selector,
+        label: &str,
+        window: f64,
+        offset: f64,
+    ) -> Result<Vec<(String, f64)>, Reading> {
+        let (inc, _) = self.increases_in(sel, window, offset).ok_or_else(|| {
+            if offset > 0.0 {
+                Reading::NoData(format!(
+                    "waiting for history: the reference window ends {offset:.0} s back"
+                ))
+            } else {
+                wait()
+            }
+        })?;
+        let mut by: BTreeMap<String, f64> = BTreeMap::new();
+        for (labels, v) in inc {
+            if let Some(k) = labels.get(label) {
+                *by.entry(k.clone()).or_insert(0.0) += v;
+            }
+        }
+        if by.is_empty() {
+            return Err(no_series(sel));
+        }
+        Ok(by.into_iter().collect())
+    }
+
+    /// Values per value of `label` in the newest scrape (`sum by (label) (...)`).
+    fn latest_by(&self, sel: &Selector, label: &str) -> Result<Vec<(String, f64)>, Reading> {
+        let newest = self.snapshots.back().ok_or_else(wait)?;
+        let mut by: BTreeMap<String, f64> = BTreeMap::new();
+        for (labels, v) in newest.matching(sel) {
+            if let Some(k) = labels.get(label) {
+                *by.entry(k.clone()).or_insert(0.0) += v;
+            }
+        }
+        if by.is_empty() {
+            return Err(no_series(sel));
+        }
+        Ok(by.into_iter().collect())
+    }
+
+    fn psi(
+        &self,
+        current: &Selector,
+        bins: &Bins,
+        reference: &DriftReference,
+        window: f64,
+    ) -> Result<Reading, Reading> {
+        let (label, suffix) = match bins {
+            Bins::Buckets => ("le", "_bucket"),
+            Bins::Label(l) => (l.as_str(), ""),
+        };
+        let cur = self.counts_by(&with_suffix(current, suffix), label, window, 0.0)?;
+        let refr = match reference {
+            DriftReference::Offset(o) => {
+                self.counts_by(&with_suffix(current, suffix), label, window, *o)?
+            }
+            DriftReference::Metric(r) => self.latest_by(&with_suffix(r, suffix), label)?,
+        };
+        let result = match bins {
+            Bins::Buckets => {
+                let num = |v: Vec<(String, f64)>| -> Vec<(f64, f64)> {
+                    v.into_iter()
+                        .filter_map(|(le, n)| Some((parse_le(&le)?, n)))
+                        .collect()
+                };
+                drift::psi_buckets(&num(refr), &num(cur))
+            }
+            Bins::Label(_) => drift::psi_categories(&refr, &cur),
+        };
+        result
+            .map(|d| Reading::Drift(Box::new(d)))
+            .map_err(Reading::NoData)
     }
 
     fn rate(&self, sel: &Selector, window: f64) -> Result<f64, Reading> {
@@ -243,6 +335,32 @@ impl ScrapeWindow {
             Measure::PromQl { .. } => Err(Reading::NoData(
                 "raw PromQL needs a Prometheus source".into(),
             )),
+            Measure::Psi {
+                current,
+                bins,
+                reference,
+                window,
+            } => self.psi(current, bins, reference, *window),
+            Measure::Homogeneity {
+                items,
+                item_label,
+                requests,
+                stat,
+                catalogue,
+                window,
+            } => self
+                .counts_by(items, item_label, *window, 0.0)
+                .and_then(|c| {
+                    let (inc, _) = self.increases(requests, *window).ok_or_else(wait)?;
+                    if inc.is_empty() {
+                        return Err(no_series(requests));
+                    }
+                    let users: f64 = inc.values().sum();
+                    let counts: Vec<f64> = c.into_iter().map(|(_, v)| v).collect();
+                    Ok(super::homogeneity::reading(
+                        &counts, users, *stat, *catalogue,
+                    ))
+                }),
         };
         r.unwrap_or_else(|e| e)
     }
@@ -451,6 +569,61 @@ mod tests {
         assert!((by["v13"] - 5.0 / 250.0).abs() < 1e-12);
         let err = w.evaluate_by(&rate, "pod", 10.0).unwrap_err();
         assert!(err.contains("carry the label `pod`"), "{err}");
+    }
+
+    #[test]
+    fn psi_against_the_same_window_an_offset_earlier() {
+        use crate::domain::panel::{Bins, DriftReference};
+        let mut w = ScrapeWindow::new(1000.0);
+        // cumulative buckets le=1, 2, +Inf; the mix moves up after t=100
+        let mut cum = [0.0f64; 3];
+        for t in (0..=200).step_by(10) {
+            let add = if t <= 100 {
+                [50.0, 30.0, 20.0]
+            } else {
+                [20.0, 30.0, 50.0]
+            };
+            if t > 0 {
+                let mut acc = 0.0;
+                for (c, a) in cum.iter_mut().zip(add) {
+                    acc += a;
+                    *c += acc;
+                }
+            }
+            w.push(Snapshot::new(
+                t as f64,
+                vec![
+                    sample("f_bucket", &[("le", "1")], cum[0]),
+                    sample("f_bucket", &[("le", "2")], cum[1]),
+                    sample("f_bucket", &[("le", "+Inf")], cum[2]),
+                ],
+            ));
+        }
+        let m = Measure::Psi {
+            current: sel("f", &[]),
+            bins: Bins::Buckets,
+            reference: DriftReference::Offset(100.0),
+            window: 50.0,
+        };
+        // current (150..200] is [.2,.3,.5], reference (50..100] is [.5,.3,.2]
+        let want = crate::domain::drift::psi(&[0.5, 0.3, 0.2], &[0.2, 0.3, 0.5]).unwrap();
+        match w.evaluate(&m, 200.0) {
+            Reading::Drift(d) => {
+                assert!((d.psi - want).abs() < 1e-12, "{} vs {want}", d.psi);
+                assert_eq!(d.n_current, 500.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        // an offset beyond the history waits for it
+        let far = Measure::Psi {
+            current: sel("f", &[]),
+            bins: Bins::Buckets,
+            reference: DriftReference::Offset(400.0),
+            window: 50.0,
+        };
+        assert!(
+            matches!(w.evaluate(&far, 200.0), Reading::NoData(r) if r.contains("waiting for history"))
+        );
     }
 
     #[test]

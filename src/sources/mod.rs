@@ -226,7 +226,12 @@ impl MetricsSource {
                 let history_span =
                     self.cfg.interval.as_secs_f64() * crate::domain::panel::HISTORY_LEN as f64;
                 for (key, spec) in &self.panels {
-                    let backfill = !backfilled.contains(key) && !spec.measure.is_distribution();
+                    let backfill = !backfilled.contains(key)
+                        && !spec.measure.is_distribution()
+                        && !matches!(
+                            spec.measure,
+                            Measure::Psi { .. } | Measure::Homogeneity { .. }
+                        );
                     match poll_prometheus_panel(
                         client,
                         spec,
@@ -293,6 +298,28 @@ async fn poll_prometheus_panel(
     span: f64,
     step: f64,
 ) -> Result<PanelReading, QueryError> {
+    // Two queries each, combined here.
+    if let Some((cur, refr)) = prometheus::psi_queries(&spec.measure) {
+        let Measure::Psi { bins, .. } = &spec.measure else {
+            unreachable!("psi_queries answers only for PSI")
+        };
+        let c = client.query(&cur, Some(now)).await?;
+        let r = client.query(&refr, Some(now)).await?;
+        return Ok(PanelReading::value(prometheus::drift_reading(&c, &r, bins)));
+    }
+    if let Some((items, requests)) = prometheus::homogeneity_queries(&spec.measure) {
+        let Measure::Homogeneity {
+            stat, catalogue, ..
+        } = &spec.measure
+        else {
+            unreachable!("homogeneity_queries answers only for homogeneity")
+        };
+        let i = client.query(&items, Some(now)).await?;
+        let u = client.query(&requests, Some(now)).await?;
+        return Ok(PanelReading::value(prometheus::homogeneity_reading(
+            &i, &u, *stat, *catalogue,
+        )));
+    }
     let (q, shape) = prometheus::promql(&spec.measure, None);
     let mut reading = PanelReading::value(crate::domain::panel::Reading::NoData(String::new()));
     if backfill {

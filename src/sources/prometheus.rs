@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::http::{FetchError, HttpClient};
-use crate::domain::panel::{Measure, Reading, Selector};
+use crate::domain::panel::{Bins, DriftReference, HomogeneityStat, Measure, Reading, Selector};
 use crate::domain::quantile::{Bucket, bucket_shares};
 use crate::sanitize::clean;
 
@@ -302,7 +302,10 @@ pub fn promql(m: &Measure, offset: Option<&str>) -> (String, Shape) {
 /// stable). `None` for raw PromQL and distributions, which cannot be split that way.
 pub fn promql_by(m: &Measure, label: &str) -> Option<String> {
     match m {
-        Measure::PromQl { .. } | Measure::Distribution { .. } => None,
+        Measure::PromQl { .. }
+        | Measure::Distribution { .. }
+        | Measure::Psi { .. }
+        | Measure::Homogeneity { .. } => None,
         _ => Some(build(m, None, Some(label)).0),
     }
 }
@@ -389,7 +392,132 @@ fn build(m: &Measure, offset: Option<&str>, by: Option<&str>) -> (String, Shape)
             Shape::Buckets,
         ),
         Measure::PromQl { query } => (query.clone(), Shape::Number),
+        // Read with two queries each (`psi_queries`, `homogeneity_queries`); the current side
+        // stands for them where one query is shown.
+        Measure::Psi { .. } => (
+            psi_queries(m).map(|q| q.0).unwrap_or_default(),
+            Shape::Buckets,
+        ),
+        Measure::Homogeneity { .. } => (
+            homogeneity_queries(m).map(|q| q.0).unwrap_or_default(),
+            Shape::Number,
+        ),
     }
+}
+
+/// The two queries of a PSI panel: the current window's counts per bin, and the reference's.
+pub fn psi_queries(m: &Measure) -> Option<(String, String)> {
+    let Measure::Psi {
+        current,
+        bins,
+        reference,
+        window,
+    } = m
+    else {
+        return None;
+    };
+    let (by, suffix) = match bins {
+        Bins::Buckets => ("le".to_string(), "_bucket"),
+        Bins::Label(l) => (l.clone(), ""),
+    };
+    let counts = |off: &str| {
+        format!(
+            "sum by ({by}) (increase({}[{}]{off}))",
+            selector(current, suffix),
+            range(*window)
+        )
+    };
+    let reference = match reference {
+        DriftReference::Offset(o) => counts(&format!(" offset {}", range(*o))),
+        DriftReference::Metric(r) => format!("sum by ({by}) ({})", selector(r, suffix)),
+    };
+    Some((counts(""), reference))
+}
+
+/// The PSI of a panel from the answers to its two queries.
+pub fn drift_reading(current: &[Series], reference: &[Series], bins: &Bins) -> Reading {
+    let label = match bins {
+        Bins::Buckets => "le",
+        Bins::Label(l) => l.as_str(),
+    };
+    let side = |series: &[Series]| -> Vec<(String, f64)> {
+        series
+            .iter()
+            .filter_map(|s| {
+                let k = s.labels.iter().find(|(k, _)| k == label)?.1.clone();
+                Some((k, s.points.last()?.1))
+            })
+            .filter(|(_, v)| !v.is_nan())
+            .collect()
+    };
+    let (c, r) = (side(current), side(reference));
+    if c.is_empty() {
+        return Reading::NoData("no current series for the feature".into());
+    }
+    if r.is_empty() {
+        return Reading::NoData("no reference series (not enough history for the offset?)".into());
+    }
+    let result = match bins {
+        Bins::Buckets => {
+            let num = |v: Vec<(String, f64)>| -> Vec<(f64, f64)> {
+                v.into_iter()
+                    .filter_map(|(le, n)| Some((crate::sources::exposition::parse_le(&le)?, n)))
+                    .collect()
+            };
+            crate::domain::drift::psi_buckets(&num(r), &num(c))
+        }
+        Bins::Label(_) => crate::domain::drift::psi_categories(&r, &c),
+    };
+    match result {
+        Ok(d) => Reading::Drift(Box::new(d)),
+        Err(e) => Reading::NoData(e),
+    }
+}
+
+/// The two queries of a homogeneity panel: lists per item in the window, and lists served.
+pub fn homogeneity_queries(m: &Measure) -> Option<(String, String)> {
+    let Measure::Homogeneity {
+        items,
+        item_label,
+        requests,
+        window,
+        ..
+    } = m
+    else {
+        return None;
+    };
+    Some((
+        format!(
+            "sum by ({item_label}) (increase({}[{}]))",
+            selector(items, ""),
+            range(*window)
+        ),
+        format!(
+            "sum(increase({}[{}]))",
+            selector(requests, ""),
+            range(*window)
+        ),
+    ))
+}
+
+/// A homogeneity figure from the answers to its two queries.
+pub fn homogeneity_reading(
+    items: &[Series],
+    requests: &[Series],
+    stat: HomogeneityStat,
+    catalogue: Option<f64>,
+) -> Reading {
+    let counts: Vec<f64> = items
+        .iter()
+        .filter_map(|s| s.points.last().map(|p| p.1))
+        .filter(|v| !v.is_nan())
+        .collect();
+    let users = requests
+        .first()
+        .and_then(|s| s.points.last())
+        .map(|p| p.1)
+        .unwrap_or(f64::NAN);
+    crate::domain::homogeneity::reading(&counts, users, stat, catalogue)
 }
 
 /// Turn the series of an instant query into a reading of the given shape.
@@ -484,6 +612,61 @@ mod tests {
         let by = values_by(&series, "version");
         assert_eq!(by.len(), 1);
         assert_eq!(by["v12"], 0.12);
+    }
+
+    #[test]
+    fn psi_reads_both_sides_per_bin() {
+        use crate::domain::panel::{Bins, DriftReference};
+        let m = Measure::Psi {
+            current: sel("feat"),
+            bins: Bins::Label("category".into()),
+            reference: DriftReference::Offset(86400.0),
+            window: 3600.0,
+        };
+        let (c, r) = psi_queries(&m).unwrap();
+        assert_eq!(
+            c,
+            r#"sum by (category) (increase(feat{service="rec\"sys"}[3600s]))"#
+        );
+        assert_eq!(
+            r,
+            r#"sum by (category) (increase(feat{service="rec\"sys"}[3600s] offset 86400s))"#
+        );
+        let m = Measure::Psi {
+            current: sel("feat"),
+            bins: Bins::Buckets,
+            reference: DriftReference::Metric(sel("feat_ref")),
+            window: 60.0,
+        };
+        let (c, r) = psi_queries(&m).unwrap();
+        assert_eq!(
+            c,
+            r#"sum by (le) (increase(feat_bucket{service="rec\"sys"}[60s]))"#
+        );
+        assert_eq!(r, r#"sum by (le) (feat_ref_bucket{service="rec\"sys"})"#);
+        let series = |v: [f64; 3]| {
+            parse_result(&json!({"resultType": "vector", "result": [
+                {"metric": {"le": "1"}, "value": [1.0, v[0].to_string()]},
+                {"metric": {"le": "2"}, "value": [1.0, v[1].to_string()]},
+                {"metric": {"le": "+Inf"}, "value": [1.0, v[2].to_string()]},
+            ]}))
+            .unwrap()
+        };
+        match drift_reading(
+            &series([20.0, 50.0, 100.0]),
+            &series([50.0, 80.0, 100.0]),
+            &Bins::Buckets,
+        ) {
+            Reading::Drift(d) => {
+                let want = crate::domain::drift::psi(&[0.5, 0.3, 0.2], &[0.2, 0.3, 0.5]).unwrap();
+                assert!((d.psi - want).abs() < 1e-12);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            drift_reading(&series([1.0, 2.0, 3.0]), &[], &Bins::Buckets),
+            Reading::NoData(r) if r.contains("no reference")
+        ));
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub struct ScrapeClient {
     wanted: HashSet<String>,
 }
 
-fn names(m: &Measure) -> Vec<String> {
+/// The flattened metric names (with `_bucket`, `_sum`, `_count`) a measure reads from a page.
+pub fn metric_names(m: &Measure) -> Vec<String> {
     match m {
         Measure::Quantile { histogram, .. } | Measure::Distribution { histogram, .. } => {
             vec![format!("{}_bucket", histogram.metric)]
@@ -35,6 +36,25 @@ fn names(m: &Measure) -> Vec<String> {
         Measure::Gauge { gauge, .. } => vec![gauge.metric.clone()],
         Measure::Age { timestamp } => vec![timestamp.metric.clone()],
         Measure::PromQl { .. } => vec![],
+        Measure::Psi {
+            current,
+            bins,
+            reference,
+            ..
+        } => {
+            let suffix = match bins {
+                crate::domain::panel::Bins::Buckets => "_bucket",
+                crate::domain::panel::Bins::Label(_) => "",
+            };
+            let mut v = vec![format!("{}{suffix}", current.metric)];
+            if let crate::domain::panel::DriftReference::Metric(r) = reference {
+                v.push(format!("{}{suffix}", r.metric));
+            }
+            v
+        }
+        Measure::Homogeneity {
+            items, requests, ..
+        } => vec![items.metric.clone(), requests.metric.clone()],
     }
 }
 
@@ -46,7 +66,7 @@ impl ScrapeClient {
         interval: f64,
     ) -> Self {
         let measures: Vec<&Measure> = measures.collect();
-        let wanted = measures.iter().flat_map(|m| names(m)).collect();
+        let wanted = measures.iter().flat_map(|m| metric_names(m)).collect();
         let longest = measures.iter().map(|m| m.window()).fold(0.0, f64::max);
         ScrapeClient {
             http,

@@ -1,6 +1,7 @@
 //! Drawing. Every function here is pure: it reads the app state (and the time, passed in for
 //! age labels) and draws into the frame. Nothing here performs I/O or changes state.
 
+mod drift;
 pub mod format;
 mod registry;
 mod rollouts;
@@ -33,6 +34,7 @@ pub fn render(frame: &mut Frame, app: &App, theme: &Theme, now: f64) {
     match app.view {
         View::Overview => views::overview(frame, body, app, theme, now),
         View::Layer(l) => views::layer_detail(frame, body, app, l, theme, now),
+        View::Drift => drift::drift(frame, body, app, theme, now),
         View::Registry => registry::registry(frame, body, app, theme, now),
         View::Rollouts => rollouts::rollouts(frame, body, app, theme, now),
         View::Alerts => views::alerts(frame, body, app, theme, now),
@@ -208,12 +210,12 @@ fn render_help(frame: &mut Frame, area: Rect, theme: &Theme) {
         .filter(|b| b.mode == Mode::Normal && !b.description.is_empty())
         .map(|b| {
             Line::from(vec![
-                Span::styled(format::fit(b.label, 8), theme.key),
+                Span::styled(format::fit(b.label, 10), theme.key),
                 Span::styled(b.description, theme.text),
             ])
         })
         .chain(std::iter::once(Line::from(vec![
-            Span::styled(format::fit("Ctrl-C", 8), theme.key),
+            Span::styled(format::fit("Ctrl-C", 10), theme.key),
             Span::styled("Quit, from anywhere", theme.text),
         ])))
         .collect();

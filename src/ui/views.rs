@@ -55,6 +55,7 @@ fn value_cell(p: &PanelTrack, theme: &Theme) -> (String, Style) {
             level_style(p.level(), theme),
         ),
         Some(Reading::Distribution(s)) => (format!("~{}", format::mode_bucket(s)), theme.text),
+        Some(Reading::Drift(d)) => (format!("{:.3}", d.psi), level_style(p.level(), theme)),
         Some(Reading::NoData(_)) => ("no data".into(), theme.dim),
         None if stale => ("—".into(), theme.dim),
         None => ("…".into(), theme.dim),
@@ -286,6 +287,32 @@ pub fn describe_measure(m: &Measure) -> String {
             format!("share per bucket of {} over {window}s", describe(histogram))
         }
         Measure::PromQl { query } => format!("PromQL {query}"),
+        Measure::Psi {
+            current,
+            bins,
+            reference,
+            window,
+        } => format!(
+            "PSI of {} over {window}s, {}, {}",
+            describe(current),
+            match bins {
+                crate::domain::panel::Bins::Buckets => "histogram buckets".to_string(),
+                crate::domain::panel::Bins::Label(l) => format!("one bin per `{l}`"),
+            },
+            reference.describe()
+        ),
+        Measure::Homogeneity {
+            items,
+            item_label,
+            requests,
+            stat,
+            window,
+            ..
+        } => format!(
+            "{stat:?} of lists from {} by `{item_label}` / {} over {window}s",
+            describe(items),
+            describe(requests)
+        ),
     }
 }
 

@@ -22,6 +22,36 @@ fn wave(i: usize, base: f64, amp: f64) -> f64 {
     base + amp * ((i as f64 * 0.7).sin() + 0.5 * (i as f64 * 1.9).cos())
 }
 
+/// A PSI reading: a reference histogram against one whose mass moved down by `shift`.
+fn drift_reading(shift: f64) -> Reading {
+    let le = [5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, f64::INFINITY];
+    let reference = [0.01, 0.05, 0.15, 0.37, 0.25, 0.12, 0.04, 0.01];
+    let current: Vec<f64> = reference
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let down = if i < 3 {
+                1.0 + 2.0 * shift
+            } else {
+                1.0 - shift
+            };
+            r * down
+        })
+        .collect();
+    let cum = |v: &[f64]| -> Vec<(f64, f64)> {
+        let mut acc = 0.0;
+        le.iter()
+            .zip(v)
+            .map(|(l, x)| {
+                acc += x * 60_000.0;
+                (*l, acc.round())
+            })
+            .collect()
+    };
+    let d = mltop::domain::drift::psi_buckets(&cum(&reference), &cum(&current)).unwrap();
+    Reading::Drift(Box::new(d))
+}
+
 pub fn app() -> App {
     let cfg = config();
     let mut app = App::new(&cfg);
@@ -49,6 +79,7 @@ pub fn app() -> App {
                 "Revenue" => (0.5 / 3600.0 * 200.0 * 45.0, 0.1),
                 "Flag rate" => (0.008, 0.0005),
                 "Blocked amount" => (0.9, 0.05),
+                "Top-1 share v13" => (0.86, 0.01),
                 _ => (1.0, 0.1),
             };
             for i in 0..40 {
@@ -72,6 +103,14 @@ pub fn app() -> App {
                         })
                         .collect(),
                     )
+                } else if let Some(feature) = title.strip_prefix("PSI ") {
+                    // price drifts over the 40 readings; the others wobble near zero
+                    let shift = if feature == "price" {
+                        0.45 * i as f64 / 39.0
+                    } else {
+                        0.03 * (i as f64 * 0.9).sin().abs()
+                    };
+                    drift_reading(shift)
                 } else if title.contains("latency") {
                     Reading::Value(wave(i, base * calm, amp * calm))
                 } else {
