@@ -21,6 +21,7 @@ pub enum View {
     Overview,
     Layer(Layer),
     Drift,
+    Pipelines,
     Registry,
     Rollouts,
     Alerts,
@@ -28,13 +29,14 @@ pub enum View {
 }
 
 impl View {
-    const CYCLE: [View; 10] = [
+    const CYCLE: [View; 11] = [
         View::Overview,
         View::Layer(Layer::System),
         View::Layer(Layer::Model),
         View::Layer(Layer::Data),
         View::Layer(Layer::Business),
         View::Drift,
+        View::Pipelines,
         View::Registry,
         View::Rollouts,
         View::Alerts,
@@ -52,6 +54,7 @@ impl View {
             View::Overview => "Overview",
             View::Layer(l) => l.title(),
             View::Drift => "Drift",
+            View::Pipelines => "Pipelines",
             View::Registry => "Registry",
             View::Rollouts => "Rollouts",
             View::Alerts => "Alerts",
@@ -110,6 +113,17 @@ pub struct RolloutsView {
     pub error: Option<String>,
 }
 
+/// One pipeline server and its retraining pipelines, one per `models` entry.
+#[derive(Debug, Clone)]
+pub struct PipelinesView {
+    pub cfg: crate::config::PipelinesConfig,
+    pub url: String,
+    /// As last read, per `cfg.models` entry (`Err`: that pipeline could not be read).
+    pub pipelines: Vec<Option<Result<crate::domain::pipeline::Pipeline, String>>>,
+    pub last_ok: Option<f64>,
+    pub error: Option<String>,
+}
+
 /// Work for the runtime after an update: the only way state asks for I/O.
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -149,6 +163,9 @@ pub struct App {
     pub rollouts: Vec<RolloutsView>,
     /// Canary-vs-stable comparisons (`Config::canaries`).
     pub canaries: Vec<crate::canary::CanaryState>,
+    pub pipelines: Vec<PipelinesView>,
+    /// Index into `pipeline_list()`.
+    pub selected_pipeline: usize,
     /// Index into `rollout_list()`.
     pub selected_rollout: usize,
     /// Index into `drift_list()`.
@@ -236,6 +253,18 @@ impl App {
                 .cloned()
                 .map(crate::canary::CanaryState::new)
                 .collect(),
+            pipelines: config
+                .pipelines
+                .iter()
+                .map(|p| PipelinesView {
+                    cfg: p.clone(),
+                    url: redact_url(&p.url),
+                    pipelines: vec![None; p.models.len()],
+                    last_ok: None,
+                    error: None,
+                })
+                .collect(),
+            selected_pipeline: 0,
             selected_rollout: 0,
             selected_feature: 0,
             selected_model: 0,
@@ -383,6 +412,81 @@ impl App {
         }
     }
 
+    /// The pipeline a retrain acts on: the selected one in the pipelines view; in the drift view,
+    /// the one fed by the selected feature's service.
+    fn retrain_target(&self) -> Option<(usize, usize)> {
+        match self.view {
+            View::Pipelines => self.pipeline_list().get(self.selected_pipeline).copied(),
+            View::Drift => {
+                let (si, _) = *self.drift_list().get(self.selected_feature)?;
+                self.pipeline_list()
+                    .into_iter()
+                    .find(|&(s, m)| self.pipelines[s].cfg.models[m].service == Some(si))
+            }
+            _ => None,
+        }
+    }
+
+    /// Retrain: trigger the selected model's pipeline through the command layer, with the
+    /// suggestion's reason (drift, performance) or `manual`.
+    fn retrain_command(&mut self) {
+        if !matches!(self.view, View::Pipelines | View::Drift) {
+            self.view = View::Pipelines;
+            self.say(None, "pipelines: select one with j/k, then N to retrain");
+            return;
+        }
+        let Some((s, m)) = self.retrain_target() else {
+            self.say(
+                None,
+                "no retraining pipeline for this: configure [[pipelines.NAME.models]] (model, dag, service)",
+            );
+            return;
+        };
+        let v = &self.pipelines[s];
+        let cfg = v.cfg.clone();
+        let entry = cfg.models[m].clone();
+        let target = format!("{}@{}", entry.dag, cfg.name);
+        if let Some((reason, record)) = self.commands.refuse("retrain", &target, &cfg.environment) {
+            self.say(Some(Outcome::Refused), format!("refused: {reason}"));
+            self.audit(record);
+            return;
+        }
+        let pipeline = match (&v.error, &v.pipelines[m]) {
+            (Some(e), _) => Err(format!("the pipeline server cannot be read right now: {e}")),
+            (None, Some(Ok(p))) => Ok(p.clone()),
+            (None, Some(Err(e))) => Err(e.clone()),
+            (None, None) => Err("not read yet".into()),
+        };
+        let pipeline = match pipeline {
+            Ok(p) => p,
+            Err(why) => {
+                self.say(None, format!("not acting on {target}: {why}"));
+                return;
+            }
+        };
+        let suggestion = self.retrain_suggestion(s, m);
+        let user = self.commands.operator().user.clone();
+        match crate::commands::retrain_request(
+            &cfg,
+            s,
+            m,
+            &pipeline,
+            suggestion.as_ref(),
+            &user,
+        ) {
+            Ok(req) => match self.commands.request(req) {
+                Requested::Refused { reason, record } => {
+                    self.say(Some(Outcome::Refused), format!("refused: {reason}"));
+                    self.audit(*record);
+                }
+                Requested::Busy(why) => self.say(None, why),
+                Requested::Confirm(c) => self.confirm = Some(*c),
+            },
+            // Paused and not allowed to unpause: say so, send nothing.
+            Err(why) => self.say(None, why),
+        }
+    }
+
     /// A rollout command on the selected rollout, through the command layer.
     fn rollout_command(&mut self, cmd: crate::domain::rollout::RolloutCommand, now: f64) {
         if self.view != View::Rollouts {
@@ -494,11 +598,13 @@ impl App {
             Action::OpenAudit => self.view = View::Audit,
             Action::OpenRollouts => self.view = View::Rollouts,
             Action::OpenDrift => self.view = View::Drift,
+            Action::OpenPipelines => self.view = View::Pipelines,
             Action::NextModel | Action::PrevModel => {
                 // j/k select within the list of the view on screen.
                 let (n, sel) = match self.view {
                     View::Rollouts => (self.rollout_list().len(), &mut self.selected_rollout),
                     View::Drift => (self.drift_list().len(), &mut self.selected_feature),
+                    View::Pipelines => (self.pipeline_list().len(), &mut self.selected_pipeline),
                     _ => (self.model_list().len(), &mut self.selected_model),
                 };
                 if n < 2 {
@@ -512,6 +618,7 @@ impl App {
             }
             Action::Promote => self.command(true),
             Action::RolloutCmd(cmd) => self.rollout_command(cmd, now),
+            Action::Retrain => self.retrain_command(),
             Action::Rollback => self.command(false),
             Action::ConfirmYes => self.confirm_yes(),
             Action::ConfirmNo => self.confirm_no(),
@@ -663,7 +770,16 @@ impl App {
                 registry,
                 model,
                 rollout,
+                pipeline,
             } => {
+                if let Some((source, m, p)) = pipeline.map(|b| *b)
+                    && let Some(slot) = self
+                        .pipelines
+                        .get_mut(source)
+                        .and_then(|v| v.pipelines.get_mut(m))
+                {
+                    *slot = Some(Ok(p));
+                }
                 if let Some((source, info)) = rollout.map(|b| *b)
                     && let Some(v) = self.rollouts.get_mut(source)
                 {
@@ -681,6 +797,9 @@ impl App {
                     let after = model.as_ref().map(|m| serde_json::json!(m.aliases));
                     let record = self.commands.finish(&c, outcome, &detail, after);
                     let text = match outcome {
+                        Outcome::Succeeded if c.request.command == "retrain" => {
+                            format!("done: {} · {detail}", c.request.effect)
+                        }
                         Outcome::Succeeded => format!("done: {}", c.request.effect),
                         Outcome::Unknown => format!(
                             "OUTCOME UNKNOWN: {detail} — the registry was re-read; check the aliases below before trying again"
@@ -693,6 +812,20 @@ impl App {
                 if let Some(m) = model {
                     let name = m.name.clone();
                     self.set_model(registry, Ok(*m), &name, now);
+                }
+            }
+            SourceEvent::Pipelines { source, at, result } => {
+                if let Some(v) = self.pipelines.get_mut(source) {
+                    match result {
+                        Ok(list) => {
+                            for (slot, r) in v.pipelines.iter_mut().zip(list) {
+                                *slot = Some(r.map_err(|e| clean(&e, 200)));
+                            }
+                            v.last_ok = Some(at);
+                            v.error = None;
+                        }
+                        Err(e) => v.error = Some(clean(&e, 200)),
+                    }
                 }
             }
             SourceEvent::Audited { result } => match result {
@@ -748,6 +881,60 @@ impl App {
             (None, None) => a.cmp(b),
         });
         v
+    }
+
+    /// Every watched retraining pipeline as (server, models entry), in screen order.
+    pub fn pipeline_list(&self) -> Vec<(usize, usize)> {
+        self.pipelines
+            .iter()
+            .enumerate()
+            .flat_map(|(s, v)| (0..v.cfg.models.len()).map(move |m| (s, m)))
+            .collect()
+    }
+
+    /// Whether retraining is suggested for models entry `m` of pipeline server `s`: its
+    /// service's drift panels firing (held over their critical PSI), or its performance panels
+    /// firing. `None`: nothing suggests it.
+    pub fn retrain_suggestion(
+        &self,
+        s: usize,
+        m: usize,
+    ) -> Option<crate::domain::pipeline::Suggestion> {
+        use crate::domain::pipeline::{FeatureDrift, PerformanceDrop, suggest};
+        let entry = self.pipelines.get(s)?.cfg.models.get(m)?;
+        let svc = self.services.get(entry.service?)?;
+        let drift: Vec<FeatureDrift> = svc
+            .panels
+            .iter()
+            .filter_map(|p| {
+                Some(FeatureDrift {
+                    feature: p.spec.feature.clone()?,
+                    psi: p.value()?,
+                    held_over_critical: p.alert_state().is_firing() && p.error.is_none(),
+                })
+            })
+            .collect();
+        let performance: Vec<PerformanceDrop> = entry
+            .performance
+            .iter()
+            .filter_map(|&pi| {
+                let p = svc.panels.get(pi)?;
+                Some(PerformanceDrop {
+                    panel: p.spec.title.clone(),
+                    value: p.value()?,
+                    held: p.alert_state().is_firing() && p.error.is_none(),
+                })
+            })
+            .collect();
+        suggest(&drift, &performance)
+    }
+
+    /// Every retraining suggestion now: (server, models entry, suggestion).
+    pub fn retrain_suggestions(&self) -> Vec<(usize, usize, crate::domain::pipeline::Suggestion)> {
+        self.pipeline_list()
+            .into_iter()
+            .filter_map(|(s, m)| Some((s, m, self.retrain_suggestion(s, m)?)))
+            .collect()
     }
 
     /// The rollout a canary comparison is about, as last read.

@@ -35,6 +35,15 @@ pub enum CommandAction {
         cmd: crate::domain::rollout::RolloutCommand,
         undo_revision: Option<i64>,
     },
+    /// Trigger a retraining run on pipeline server `source` (index into `Config::pipelines`),
+    /// for its `models` entry `model`; unpause the DAG first when `unpause`.
+    Retrain {
+        source: usize,
+        model: usize,
+        dag: String,
+        conf: serde_json::Value,
+        unpause: bool,
+    },
 }
 
 /// A command ready for confirmation: everything the operator must see before saying yes.
@@ -236,6 +245,10 @@ impl CommandLayer {
     ) -> AuditRecord {
         self.busy.remove(&c.request.target);
         self.record(&c.request, outcome, detail, c.overrides_gate(), after)
+    }
+
+    pub fn operator(&self) -> &Operator {
+        &self.operator
     }
 
     pub fn is_busy(&self, target: &str) -> bool {
@@ -457,6 +470,89 @@ pub fn rollout_request(
             name: info.name.clone(),
             cmd,
             undo_revision,
+        },
+    })
+}
+
+/// Retrain `cfg.models[model]`: trigger its pipeline with the reason in `conf` (the suggestion's,
+/// else `manual`). A paused pipeline is refused unless the config allows unpausing; a run
+/// already queued or running needs a second confirmation.
+pub fn retrain_request(
+    cfg: &crate::config::PipelinesConfig,
+    source: usize,
+    model: usize,
+    pipeline: &crate::domain::pipeline::Pipeline,
+    suggestion: Option<&crate::domain::pipeline::Suggestion>,
+    requested_by: &str,
+) -> Result<CommandRequest, String> {
+    use crate::domain::pipeline::{RetrainReason, plan_retrain, retrain_conf};
+    let entry = &cfg.models[model];
+    let plan = plan_retrain(pipeline, cfg.unpause)?;
+    let (reason, features, psi) = match suggestion {
+        Some(s) => (s.reason, s.features.clone(), s.psi),
+        None => (RetrainReason::Manual, Vec::new(), None),
+    };
+    let conf = retrain_conf(&entry.model, reason, &features, psi, requested_by);
+    // The API version is known once the server has been read (auto); v2 otherwise.
+    let (prefix, logical_date) = match cfg.api {
+        crate::config::AirflowApi::V1 => ("/api/v1", false),
+        _ => ("/api/v2", true),
+    };
+    let mut requests = Vec::new();
+    if plan.unpause {
+        requests.push(format!(
+            "PATCH {prefix}/dags/{} {{\"is_paused\":false}}",
+            entry.dag
+        ));
+    }
+    let body = if logical_date {
+        json!({"logical_date": null, "conf": conf})
+    } else {
+        json!({"conf": conf})
+    };
+    requests.push(format!("POST {prefix}/dags/{}/dagRuns {body}", entry.dag));
+    let why = suggestion
+        .map(|s| format!(" — {}", s.why))
+        .unwrap_or_default();
+    let mut impact = vec![format!(
+        "reason: {}{why}",
+        reason.word()
+    )];
+    match pipeline.last_success() {
+        Some(r) => impact.push(format!("last successful run: {} ({})", r.id, r.run_type)),
+        None => impact.push("no successful run on record".into()),
+    }
+    if plan.unpause {
+        impact.push(format!(
+            "{} is PAUSED: it will be unpaused first (unpause = true in the config), so its schedule runs again too",
+            entry.dag
+        ));
+    }
+    Ok(CommandRequest {
+        command: "retrain",
+        target: format!("{}@{}", entry.dag, cfg.name),
+        environment: cfg.environment.clone(),
+        effect: format!(
+            "{}: start a new run of pipeline {} (reason: {})",
+            entry.model,
+            entry.dag,
+            reason.word()
+        ),
+        requests,
+        warning: plan.warning,
+        impact,
+        before: json!({
+            "paused": pipeline.paused,
+            "active_run": pipeline.active_run().map(|r| (&r.id, &r.state)),
+            "last_success": pipeline.last_success().map(|r| &r.id),
+        }),
+        after: json!({"conf": conf}),
+        action: CommandAction::Retrain {
+            source,
+            model,
+            dag: entry.dag.clone(),
+            conf,
+            unpause: plan.unpause,
         },
     })
 }

@@ -40,7 +40,60 @@ struct RawConfig {
     registry: BTreeMap<String, Spanned<RawRegistry>>,
     #[serde(default)]
     rollouts: BTreeMap<String, Spanned<RawRollouts>>,
+    #[serde(default)]
+    pipelines: BTreeMap<String, Spanned<RawPipelines>>,
     audit_log: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PipelinesKind {
+    Airflow,
+}
+
+/// Which Airflow REST API to speak.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AirflowApi {
+    /// Ask the server (`/api/v2` health first, then `/api/v1`).
+    #[default]
+    Auto,
+    /// Airflow 3: `/api/v2`, a token from `/auth/token`.
+    V2,
+    /// Airflow 2: `/api/v1`, basic auth.
+    V1,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipelines {
+    kind: PipelinesKind,
+    url: Spanned<String>,
+    #[serde(default)]
+    api: AirflowApi,
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    auth: Option<Spanned<RawAuth>>,
+    max_body_bytes: Option<usize>,
+    environment: Option<String>,
+    #[serde(default)]
+    unpause: bool,
+    history: Option<usize>,
+    models: Vec<Spanned<RawRetrain>>,
+}
+
+/// `[[pipelines.NAME.models]]`: the pipeline that retrains a model, and the panels whose state
+/// suggests it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetrain {
+    model: String,
+    dag: String,
+    service: Option<Spanned<String>>,
+    #[serde(default)]
+    performance: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -307,6 +360,7 @@ pub struct Config {
     pub rollouts: Vec<RolloutsConfig>,
     /// Canary-vs-stable comparisons, each bound to a rollout of one controller.
     pub canaries: Vec<CanaryConfig>,
+    pub pipelines: Vec<PipelinesConfig>,
     /// Where commands are audited (`None`: `$MLTOP_AUDIT_LOG`, else the XDG data dir).
     pub audit_log: Option<PathBuf>,
 }
@@ -326,6 +380,38 @@ pub struct RolloutsConfig {
     pub auth: Auth,
     pub max_body_bytes: usize,
     pub environment: String,
+}
+
+/// A pipeline server (Airflow) and the retraining pipelines (DAGs) watched in it.
+#[derive(Debug, Clone)]
+pub struct PipelinesConfig {
+    pub name: String,
+    pub kind: PipelinesKind,
+    pub url: url::Url,
+    pub api: AirflowApi,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub headers: Vec<(String, String)>,
+    /// Basic (Airflow 2; Airflow 3 exchanges it for a token) or a bearer token.
+    pub auth: Auth,
+    pub max_body_bytes: usize,
+    pub environment: String,
+    /// Whether a retrain may unpause a paused pipeline (off: it says so and does nothing).
+    pub unpause: bool,
+    /// How many recent runs the pipelines view lists.
+    pub history: usize,
+    pub models: Vec<RetrainConfig>,
+}
+
+/// Which pipeline retrains a model, and which panels suggest it.
+#[derive(Debug, Clone)]
+pub struct RetrainConfig {
+    pub model: String,
+    pub dag: String,
+    /// Index into `Config::services`: its drift panels suggest retraining for drift.
+    pub service: Option<usize>,
+    /// Panel indexes (in that service) whose held breach is a performance drop.
+    pub performance: Vec<usize>,
 }
 
 /// A rollout's canary compared with its stable version on a service's panels, each panel read
@@ -633,6 +719,10 @@ fn resolve(ctx: &Ctx, raw: RawConfig) -> Result<Config, ConfigError> {
         }
         rollouts.push(resolved);
     }
+    let mut pipelines = Vec::new();
+    for (name, p) in &raw.pipelines {
+        pipelines.push(resolve_pipelines(ctx, name, p, &services)?);
+    }
     Ok(Config {
         path: None,
         readonly: raw.readonly,
@@ -642,6 +732,7 @@ fn resolve(ctx: &Ctx, raw: RawConfig) -> Result<Config, ConfigError> {
         registries,
         rollouts,
         canaries,
+        pipelines,
         audit_log: raw.audit_log.map(PathBuf::from),
     })
 }
@@ -772,6 +863,119 @@ fn resolve_rollouts(
         auth,
         max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
         environment: raw.environment.clone().unwrap_or_else(|| "prod".into()),
+    })
+}
+
+fn resolve_pipelines(
+    ctx: &Ctx,
+    name: &str,
+    p: &Spanned<RawPipelines>,
+    services: &[ServiceConfig],
+) -> Result<PipelinesConfig, ConfigError> {
+    let key = format!("pipelines.{name}");
+    let raw = p.get_ref();
+    let url = http_url(
+        ctx,
+        &raw.url,
+        &format!("{key}.url"),
+        "\"http://airflow:8080\"",
+    )?;
+    let interval = ctx.duration_or(
+        &raw.interval,
+        &format!("{key}.interval"),
+        Duration::from_secs(15),
+    )?;
+    let timeout = ctx.duration_or(
+        &raw.timeout,
+        &format!("{key}.timeout"),
+        Duration::from_secs(5),
+    )?;
+    let auth = match &raw.auth {
+        None => Auth::None,
+        Some(a) => resolve_auth(ctx, &format!("{key}.auth"), a)?,
+    };
+    if raw.models.is_empty() {
+        return Err(ctx.err(
+            p.span(),
+            format!("{key}.models"),
+            "no retraining pipelines to watch",
+            "map each model to its DAG: [[pipelines.NAME.models]] model = \"recsys-ranker\", dag = \"recsys_retrain\"",
+        ));
+    }
+    let mut models = Vec::new();
+    for m in &raw.models {
+        let r = m.get_ref();
+        let service = match &r.service {
+            None => None,
+            Some(s) => Some(
+                services
+                    .iter()
+                    .position(|x| x.name == *s.get_ref())
+                    .ok_or_else(|| {
+                        ctx.err(
+                            s.span(),
+                            format!("{key}.models.service"),
+                            format!("no service named `{}`", s.get_ref()),
+                            "name a [[services]] entry: its drift panels suggest retraining",
+                        )
+                    })?,
+            ),
+        };
+        let mut performance = Vec::new();
+        for title in &r.performance {
+            let Some(si) = service else {
+                return Err(ctx.err(
+                    title.span(),
+                    format!("{key}.models.performance"),
+                    "performance panels need `service`",
+                    "add service = \"NAME\" (the [[services]] entry the panels belong to)",
+                ));
+            };
+            let pi = services[si]
+                .panels
+                .iter()
+                .position(|p| p.title == *title.get_ref())
+                .ok_or_else(|| {
+                    let known: Vec<&str> =
+                        services[si].panels.iter().map(|p| p.title.as_str()).collect();
+                    ctx.err(
+                        title.span(),
+                        format!("{key}.models.performance"),
+                        format!(
+                            "service `{}` has no panel titled `{}`",
+                            services[si].name,
+                            title.get_ref()
+                        ),
+                        format!("use one of: {}", known.join(", ")),
+                    )
+                })?;
+            performance.push(pi);
+        }
+        models.push(RetrainConfig {
+            model: r.model.clone(),
+            dag: r.dag.clone(),
+            service,
+            performance,
+        });
+    }
+    Ok(PipelinesConfig {
+        name: name.to_string(),
+        kind: raw.kind,
+        url,
+        api: raw.api,
+        interval,
+        timeout,
+        headers: raw
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        auth,
+        max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+        environment: raw.environment.clone().unwrap_or_else(|| "prod".into()),
+        unpause: raw.unpause,
+        history: raw.history.unwrap_or(10).clamp(1, 100),
+        models,
     })
 }
 

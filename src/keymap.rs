@@ -21,6 +21,9 @@ pub enum Action {
     OpenRegistry,
     OpenRollouts,
     OpenDrift,
+    OpenPipelines,
+    /// Trigger the retraining pipeline of the selected model (drift and pipelines views).
+    Retrain,
     OpenAudit,
     NextModel,
     PrevModel,
@@ -155,6 +158,22 @@ pub const KEYMAP: &[Binding] = &[
         label: "d",
         action: Action::OpenDrift,
         description: "Drift: features ranked by PSI, trend, reference vs current per bin",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('p'), N)],
+        label: "p",
+        action: Action::OpenPipelines,
+        description: "Pipelines: retraining runs, the one in progress, last trained",
+        hint: None,
+    },
+    Binding {
+        mode: Mode::Normal,
+        keys: &[(KeyCode::Char('N'), S), (KeyCode::Char('N'), N)],
+        label: "N",
+        action: Action::Retrain,
+        description: "New training run of the selected model's pipeline (asks first)",
         hint: None,
     },
     Binding {

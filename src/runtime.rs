@@ -64,6 +64,24 @@ impl Runtime {
                 });
             }
             Effect::Execute(c) => match c.request.action.clone() {
+                CommandAction::Retrain { .. } => {
+                    // Wired to the Airflow adapter with the pipelines source.
+                    let tx = self.tx.clone();
+                    let target = c.request.target.clone();
+                    tokio::spawn(async move {
+                        let _ = tx
+                            .send(SourceEvent::CommandDone {
+                                target,
+                                outcome: Outcome::Failed,
+                                detail: "no pipeline client".into(),
+                                registry: 0,
+                                model: None,
+                                rollout: None,
+                                pipeline: None,
+                            })
+                            .await;
+                    });
+                }
                 CommandAction::Aliases { registry, plan } => {
                     let target = c.request.target.clone();
                     let tx = self.tx.clone();
@@ -107,6 +125,7 @@ impl Runtime {
                                 registry,
                                 model: model.map(Box::new),
                                 rollout: None,
+                                pipeline: None,
                             })
                             .await;
                     });
@@ -173,6 +192,7 @@ impl Runtime {
                                 registry: 0,
                                 model: None,
                                 rollout,
+                                pipeline: None,
                             })
                             .await;
                     });

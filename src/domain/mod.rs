@@ -8,6 +8,7 @@ pub mod drift;
 pub mod gate;
 pub mod homogeneity;
 pub mod panel;
+pub mod pipeline;
 pub mod quantile;
 pub mod registry;
 pub mod rollout;

@@ -61,6 +61,16 @@ pub enum SourceEvent {
         model: Option<Box<crate::domain::registry::ModelState>>,
         /// For rollout commands: the rollout as re-read after it (controller index, info).
         rollout: Option<Box<(usize, argo::RolloutInfo)>>,
+        /// For retrain commands: the pipeline as re-read after it (server index, model
+        /// entry index, pipeline).
+        pipeline: Option<Box<(usize, usize, crate::domain::pipeline::Pipeline)>>,
+    },
+    /// One read of a pipeline server's retraining pipelines, one result per `models` entry
+    /// (`Err`: the server cannot be read at all).
+    Pipelines {
+        source: usize,
+        at: f64,
+        result: Result<Vec<Result<crate::domain::pipeline::Pipeline, String>>, String>,
     },
     /// One read of a rollout controller's rollouts (`Err`: it cannot be read).
     Rollouts {

@@ -167,6 +167,19 @@ pub fn drift(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) 
             Span::styled(format!("{} · {}", method(p), sample_size(p)), theme.dim),
         ]));
     }
+    // The feedback loop: drift held over its critical threshold → retrain, one key away.
+    let key = crate::keymap::label_for(crate::keymap::Action::Retrain);
+    for (s, m, sug) in app.retrain_suggestions() {
+        lines.push(Line::styled(
+            format!(
+                "⟳ retrain {} suggested ({}): {} — press {key}",
+                app.pipelines[s].cfg.models[m].model,
+                sug.reason.word(),
+                sug.why
+            ),
+            theme.warn,
+        ));
+    }
     if let Some((si, pi)) = list.get(app.selected_feature) {
         let svc = &app.services[*si];
         let p = &svc.panels[*pi];

@@ -3,6 +3,7 @@
 
 mod drift;
 pub mod format;
+mod pipelines;
 mod registry;
 mod rollouts;
 pub mod theme;
@@ -35,6 +36,7 @@ pub fn render(frame: &mut Frame, app: &App, theme: &Theme, now: f64) {
         View::Overview => views::overview(frame, body, app, theme, now),
         View::Layer(l) => views::layer_detail(frame, body, app, l, theme, now),
         View::Drift => drift::drift(frame, body, app, theme, now),
+        View::Pipelines => pipelines::pipelines(frame, body, app, theme, now),
         View::Registry => registry::registry(frame, body, app, theme, now),
         View::Rollouts => rollouts::rollouts(frame, body, app, theme, now),
         View::Alerts => views::alerts(frame, body, app, theme, now),
@@ -141,6 +143,17 @@ fn render_alert_line(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, no
                 theme.crit,
             ));
         }
+    }
+    let open_pipelines = crate::keymap::label_for(crate::keymap::Action::OpenPipelines);
+    for (s, m, sug) in app.retrain_suggestions() {
+        spans.push(Span::styled(
+            format!(
+                " ⟳ retrain {} suggested ({}, {open_pipelines}) ",
+                app.pipelines[s].cfg.models[m].model,
+                sug.reason.word()
+            ),
+            theme.warn,
+        ));
     }
     if panels.is_empty() && prom.is_empty() {
         if spans.is_empty() {
