@@ -194,3 +194,41 @@ metrics = [
 "#
     .to_string()
 }
+
+/// The pipelines part of the demo config, for the demo's Airflow simulator at `url`. The demo
+/// login is admin / admin; with `password_env` the config reads the password from that
+/// variable (a written config), without it the caller sets the credentials itself.
+pub fn pipelines_toml(url: &str, password_env: Option<&str>) -> String {
+    let auth = password_env
+        .map(|v| {
+            format!(
+                "auth = {{ kind = \"basic\", username = \"{}\", password_env = \"{v}\" }}\n",
+                super::pipeline::USERNAME
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        r#"
+# The demo's retraining pipelines: a simulator that answers in Airflow 3's REST API JSON. A
+# triggered run takes ~30 demo seconds and registers the next recsys-ranker as challenger.
+[pipelines.demo-airflow]
+kind = "airflow"
+url = "{url}"
+api = "v2"
+interval = "2s"
+timeout = "2s"
+environment = "demo"
+{auth}
+[[pipelines.demo-airflow.models]]
+model = "recsys-ranker"
+dag = "recsys_retrain"
+service = "recsys"
+performance = ["CTR"]
+
+[[pipelines.demo-airflow.models]]
+model = "fraud-detector"
+dag = "fraud_retrain"
+service = "fraud"
+"#
+    )
+}

@@ -16,6 +16,7 @@
 //! `recs_clicks_total`, `recs_conversions_total`, `recs_revenue_euros_total`,
 //! `fraud_transactions_total`, `fraud_flagged_total`, `fraud_blocked_amount_euros_total`.
 
+pub mod pipeline;
 pub mod registry;
 pub mod rng;
 pub mod rollout;
@@ -26,7 +27,7 @@ mod world;
 pub use server::{start, start_on};
 
 mod config;
-pub use config::{canary_toml, config_toml, registry_toml, rollouts_toml};
+pub use config::{canary_toml, config_toml, pipelines_toml, registry_toml, rollouts_toml};
 pub use world::World;
 
 use std::net::SocketAddr;
