@@ -307,6 +307,11 @@ struct RawPanel {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wrap a secret obtained elsewhere (a client built outside the config, a test).
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -2,6 +2,7 @@
 //! flight, a timeout per request, jittered backoff after failures) and sends what it read to the
 //! app over a channel; a slow or dead backend makes its panels stale, never the screen slow.
 
+pub mod airflow;
 pub mod argo;
 pub mod exposition;
 pub mod http;
