@@ -316,10 +316,6 @@ impl Secret {
         &self.0
     }
 
-    /// A secret known in code (the built-in demo's login), not read from the config.
-    pub fn built_in(s: &str) -> Secret {
-        Secret(s.to_string())
-    }
 }
 
 impl fmt::Debug for Secret {

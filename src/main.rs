@@ -236,19 +236,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             cancel.clone(),
         )
         .await?;
-        let registry =
-            demo::registry::serve(demo::registry::Registry::demo(), cancel.clone()).await?;
-        let rollouts = demo::rollout::serve(
-            demo::rollout::RolloutSim::demo(handle.world.clone()),
-            cancel.clone(),
-        )
-        .await?;
+        let sims = start_demo_backends(&handle, cli.speed, &cancel).await?;
         let text = demo::config_toml(&handle.metrics_url)
-            + &demo::registry_toml(&format!("http://{registry}"))
-            + &demo::rollouts_toml(&format!("http://{rollouts}"))
-            + &demo::canary_toml();
+            + &demo::registry_toml(&sims.registry)
+            + &demo::rollouts_toml(&sims.rollouts)
+            + &demo::canary_toml()
+            + &demo::pipelines_toml(&sims.pipelines, None);
         let mut cfg =
             Config::parse(&text, "<demo config>").map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+        // The demo Airflow's login, known here rather than read from the environment.
+        for p in &mut cfg.pipelines {
+            p.auth = config::Auth::Basic {
+                username: demo::pipeline::USERNAME.into(),
+                password: config::Secret::new(demo::pipeline::PASSWORD),
+            };
+        }
         // `for:` holds are wall-clock; in a time-lapse demo they shrink with it so the story's
         // timing (pending, then firing a demo minute later) holds at any --speed.
         for p in cfg.services.iter_mut().flat_map(|s| s.panels.iter_mut()) {
@@ -461,25 +463,28 @@ async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result
         cancel.clone(),
     )
     .await?;
-    let registry = demo::registry::serve(demo::registry::Registry::demo(), cancel.clone()).await?;
-    let rollouts = demo::rollout::serve(
-        demo::rollout::RolloutSim::demo(handle.world.clone()),
-        cancel.clone(),
-    )
-    .await?;
+    let sims = start_demo_backends(&handle, cli.speed, &cancel).await?;
     println!("demo model server: {}", handle.metrics_url);
-    println!("demo registry (MLflow API): http://{registry}");
-    println!("demo rollouts (Argo Rollouts dashboard API): http://{rollouts}");
+    println!("demo registry (MLflow API): {}", sims.registry);
+    println!("demo rollouts (Argo Rollouts dashboard API): {}", sims.rollouts);
+    println!(
+        "demo pipelines (Airflow 3 API): {} (login {} / {})",
+        sims.pipelines,
+        demo::pipeline::USERNAME,
+        demo::pipeline::PASSWORD
+    );
     if let Some(path) = write_config {
         let text = demo::config_toml(&handle.metrics_url)
-            + &demo::registry_toml(&format!("http://{registry}"))
-            + &demo::rollouts_toml(&format!("http://{rollouts}"))
-            + &demo::canary_toml();
+            + &demo::registry_toml(&sims.registry)
+            + &demo::rollouts_toml(&sims.rollouts)
+            + &demo::canary_toml()
+            + &demo::pipelines_toml(&sims.pipelines, Some(DEMO_AIRFLOW_PASSWORD_ENV));
         std::fs::write(&path, text)
             .wrap_err_with(|| format!("writing the demo config to {}", path.display()))?;
         println!(
-            "config written to {} (run: mltop --config {})",
+            "config written to {} (run: {DEMO_AIRFLOW_PASSWORD_ENV}={} mltop --config {})",
             path.display(),
+            demo::pipeline::PASSWORD,
             path.display()
         );
     }
@@ -494,4 +499,40 @@ async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result
     };
     cancel.cancel();
     Ok(ExitCode::from(code))
+}
+
+/// Where a written demo config reads the demo Airflow's password from.
+const DEMO_AIRFLOW_PASSWORD_ENV: &str = "MLTOP_DEMO_AIRFLOW_PASSWORD";
+
+/// The demo's simulated backends, by base URL.
+struct DemoBackends {
+    registry: String,
+    rollouts: String,
+    pipelines: String,
+}
+
+/// Start the demo registry (MLflow API), rollout controller (Argo Rollouts) and pipeline
+/// server (Airflow), each on its own loopback port, driving the same world.
+async fn start_demo_backends(
+    handle: &demo::DemoHandle,
+    speed: f64,
+    cancel: &CancellationToken,
+) -> color_eyre::Result<DemoBackends> {
+    let registry = demo::registry::Registry::demo();
+    let pipelines = demo::pipeline::serve(
+        demo::pipeline::PipelineSim::demo(handle.world.clone(), Some(registry.clone()), speed),
+        cancel.clone(),
+    )
+    .await?;
+    let registry_addr = demo::registry::serve(registry, cancel.clone()).await?;
+    let rollouts = demo::rollout::serve(
+        demo::rollout::RolloutSim::demo(handle.world.clone()),
+        cancel.clone(),
+    )
+    .await?;
+    Ok(DemoBackends {
+        registry: format!("http://{registry_addr}"),
+        rollouts: format!("http://{rollouts}"),
+        pipelines: format!("http://{pipelines}"),
+    })
 }

@@ -11,11 +11,12 @@ use crate::config::{Config, RegistryConfig};
 use crate::sources::SourceEvent;
 use crate::sources::argo::ArgoError;
 use crate::sources::mlflow::MlflowClient;
-use crate::sources::{registry, rollouts};
+use crate::sources::{pipelines, registry, rollouts};
 
 pub struct Runtime {
     registries: Vec<(RegistryConfig, Result<MlflowClient, String>)>,
     rollouts: Vec<crate::config::RolloutsConfig>,
+    pipelines: Vec<crate::config::PipelinesConfig>,
     audit: Option<AuditLog>,
     tx: mpsc::Sender<SourceEvent>,
 }
@@ -29,6 +30,7 @@ impl Runtime {
                 .map(|r| (r.clone(), registry::client(r)))
                 .collect(),
             rollouts: config.rollouts.clone(),
+            pipelines: config.pipelines.clone(),
             audit: config
                 .audit_log
                 .clone()
@@ -64,20 +66,30 @@ impl Runtime {
                 });
             }
             Effect::Execute(c) => match c.request.action.clone() {
-                CommandAction::Retrain { .. } => {
-                    // Wired to the Airflow adapter with the pipelines source.
+                CommandAction::Retrain {
+                    source,
+                    model,
+                    dag,
+                    conf,
+                    unpause,
+                } => {
                     let tx = self.tx.clone();
                     let target = c.request.target.clone();
+                    let cfg = self.pipelines.get(source).cloned();
                     tokio::spawn(async move {
+                        let (outcome, detail, after) = match cfg {
+                            Some(cfg) => pipelines::execute(&cfg, &dag, &conf, unpause).await,
+                            None => (Outcome::Failed, "no such pipeline server".into(), None),
+                        };
                         let _ = tx
                             .send(SourceEvent::CommandDone {
                                 target,
-                                outcome: Outcome::Failed,
-                                detail: "no pipeline client".into(),
+                                outcome,
+                                detail,
                                 registry: 0,
                                 model: None,
                                 rollout: None,
-                                pipeline: None,
+                                pipeline: after.map(|p| Box::new((source, model, p))),
                             })
                             .await;
                     });

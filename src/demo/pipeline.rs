@@ -402,7 +402,8 @@ fn register_challenger(reg: &Registry, model: &str, conf: &Value) {
     };
     let version = reg.register_version(model, &metrics);
     let _ = reg.set_alias(model, "challenger", &version);
-    tracing::info!(%model, %version, reason = %conf.get("reason").unwrap_or(&Value::Null), "demo pipeline registered a challenger");
+    let reason = conf.get("reason").cloned().unwrap_or(Value::Null);
+    tracing::info!(%model, %version, %reason, "demo pipeline registered a challenger");
 }
 
 fn dag_json(d: &Dag, unix: f64) -> Value {

@@ -7,6 +7,7 @@ pub mod argo;
 pub mod exposition;
 pub mod http;
 pub mod mlflow;
+pub mod pipelines;
 pub mod prometheus;
 pub mod registry;
 pub mod rollouts;
@@ -473,6 +474,14 @@ pub fn spawn_all(
         tasks.spawn(registry::run(
             i,
             r.clone(),
+            tx.clone(),
+            cancel.child_token(),
+        ));
+    }
+    for (i, p) in config.pipelines.iter().enumerate() {
+        tasks.spawn(pipelines::run_source(
+            i,
+            p.clone(),
             tx.clone(),
             cancel.child_token(),
         ));
