@@ -711,7 +711,7 @@ fn parse_access_line(line: &str) -> Option<(String, String)> {
 }
 
 /// Sum of VmRSS over the processes whose process group is `pgid`.
-fn group_rss_kib(pgid: u32) -> u64 {
+pub fn group_rss_kib(pgid: u32) -> u64 {
     let Ok(entries) = fs::read_dir("/proc") else {
         return 0;
     };
@@ -741,7 +741,7 @@ fn group_rss_kib(pgid: u32) -> u64 {
 }
 
 /// SIGTERM the child's process group, wait up to 5 s, then SIGKILL it.
-fn kill_group(mut child: Child) {
+pub fn kill_group(mut child: Child) {
     let pgid = child.id();
     let signal = |sig: &str| {
         // `sh`'s builtin kill: no dependency on procps.
@@ -794,6 +794,17 @@ pub fn http_request(
     body: Option<&Value>,
     timeout: Duration,
 ) -> Result<(u16, String), String> {
+    http_request_with_headers(method, url, &[], body, timeout)
+}
+
+/// Like [`http_request`], with extra request headers (e.g. `Authorization`).
+pub fn http_request_with_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("only http:// URLs are supported: {url}"))?;
@@ -827,6 +838,9 @@ pub fn http_request(
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\nUser-Agent: mltop-tests\r\n"
     );
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
     if body.is_some() {
         request += &format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
