@@ -466,14 +466,7 @@ impl App {
         };
         let suggestion = self.retrain_suggestion(s, m);
         let user = self.commands.operator().user.clone();
-        match crate::commands::retrain_request(
-            &cfg,
-            s,
-            m,
-            &pipeline,
-            suggestion.as_ref(),
-            &user,
-        ) {
+        match crate::commands::retrain_request(&cfg, s, m, &pipeline, suggestion.as_ref(), &user) {
             Ok(req) => match self.commands.request(req) {
                 Requested::Refused { reason, record } => {
                     self.say(Some(Outcome::Refused), format!("refused: {reason}"));

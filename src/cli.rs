@@ -574,3 +574,196 @@ pub async fn rollout(
         _ => EXIT_NOT_DONE,
     }
 }
+
+/// Drift of `service`'s PSI panels from one read of its metrics source (a scrape source twice,
+/// for rates): the features over their critical threshold now (not held), the most drifted
+/// first, with their PSI.
+async fn drift_now(cfg: &Config, service: usize) -> Result<Vec<(String, f64)>, String> {
+    let index = cfg.services[service].metrics;
+    let mut source = crate::sources::MetricsSource::new(index, cfg)?;
+    let mut polled = source.poll(crate::sources::unix_now()).await?;
+    if cfg.metrics[index].kind == crate::config::SourceKind::Scrape {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        polled = source.poll(crate::sources::unix_now()).await?;
+    }
+    let panels = &cfg.services[service].panels;
+    let mut over: Vec<(String, f64)> = polled
+        .0
+        .into_iter()
+        .filter(|((si, _), _)| *si == service)
+        .filter_map(|((_, pi), r)| {
+            let p = panels.get(pi)?;
+            let feature = p.feature.clone()?;
+            let v = match r.ok()?.reading {
+                crate::domain::panel::Reading::Drift(d) => d.psi,
+                crate::domain::panel::Reading::Value(v) => v * p.scale,
+                _ => return None,
+            };
+            let crit = p.thresholds.crit.or(p.thresholds.warn)?;
+            (v >= crit).then_some((feature, v))
+        })
+        .collect();
+    over.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(over)
+}
+
+/// `mltop retrain MODEL --reason R`: trigger the model's retraining pipeline through the command
+/// layer, with `conf = {model, reason, features, psi, requested_by}`.
+pub async fn retrain(
+    cfg: &Config,
+    model: &str,
+    reason: crate::domain::pipeline::RetrainReason,
+    pipeline: Option<&str>,
+    mut answers: Answers<'_>,
+    out: &mut impl Write,
+) -> i32 {
+    use crate::domain::pipeline::{RetrainReason, Suggestion};
+    let found = cfg.pipelines.iter().enumerate().find_map(|(s, p)| {
+        if pipeline.is_some_and(|n| n != p.name) {
+            return None;
+        }
+        let m = p.models.iter().position(|e| e.model == model)?;
+        Some((s, m, p))
+    });
+    let Some((s, m, pc)) = found else {
+        return fail(
+            out,
+            &format!(
+                "no retraining pipeline for model `{model}`: map it in a [[pipelines.NAME.models]] entry (model, dag)"
+            ),
+            EXIT_USAGE,
+        );
+    };
+    let entry = &pc.models[m];
+    let Some(log) = audit_log(cfg) else {
+        return fail(out, NO_AUDIT_LOG, EXIT_USAGE);
+    };
+    let mut layer = cli_layer(cfg);
+    let target = format!("{}@{}", entry.dag, pc.name);
+    if let Some((why, record)) = layer.refuse("retrain", &target, &pc.environment) {
+        let _ = writeln!(out, "refused: {why}");
+        append(&log, &record, out);
+        return EXIT_NOT_DONE;
+    }
+    let unplanned = |layer: &crate::commands::CommandLayer, why: &str, out: &mut dyn Write| {
+        let record = layer.unplanned("retrain", &target, &pc.environment, Outcome::Failed, why);
+        append(&log, &record, out);
+    };
+    let client = match crate::sources::pipelines::client(pc).await {
+        Ok(c) => c,
+        Err(e) => {
+            unplanned(&layer, &e, out);
+            return fail(out, &e, EXIT_NOT_DONE);
+        }
+    };
+    let state =
+        match crate::sources::pipelines::read_pipeline(&client, &entry.dag, pc.history).await {
+            Ok(p) => p,
+            Err(e) => {
+                unplanned(&layer, &e.to_string(), out);
+                return fail(out, &e.to_string(), EXIT_NOT_DONE);
+            }
+        };
+    // The evidence for a drift retrain: what is over its critical PSI now.
+    let drift = match (reason, entry.service) {
+        (RetrainReason::Drift, Some(svc)) => match drift_now(cfg, svc).await {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = writeln!(out, "(drift not read: {e})");
+                Vec::new()
+            }
+        },
+        _ => Vec::new(),
+    };
+    let suggestion = Suggestion {
+        reason,
+        features: drift.iter().map(|d| d.0.clone()).collect(),
+        psi: drift.first().map(|d| d.1),
+        why: if drift.is_empty() {
+            format!("--reason {} given on the command line", reason.word())
+        } else {
+            format!(
+                "--reason {}; over their critical PSI now (one read, not held): {}",
+                reason.word(),
+                drift
+                    .iter()
+                    .map(|(f, p)| format!("{f} {p:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+    };
+    let user = layer.operator().user.clone();
+    let req = match crate::commands::retrain_request(pc, s, m, &state, Some(&suggestion), &user) {
+        Ok(r) => r,
+        Err(why) => {
+            unplanned(&layer, &why, out);
+            return fail(out, &why, EXIT_NOT_DONE);
+        }
+    };
+    let Requested::Confirm(c) = layer.request(req) else {
+        return fail(out, "the command layer refused the command", EXIT_NOT_DONE);
+    };
+    let mut c = *c;
+    show(&c, out);
+    loop {
+        let yes = match &mut answers {
+            Answers::Flags { yes, .. } => *yes,
+            Answers::Ask(input) => {
+                if c.step == 1 {
+                    ask(
+                        *input,
+                        out,
+                        &format!("type the model name ({model}) to confirm: "),
+                        model,
+                    )
+                } else {
+                    ask(
+                        *input,
+                        out,
+                        "a run is already active: type `again` to start another: ",
+                        "again",
+                    )
+                }
+            }
+        };
+        if !yes {
+            let record = layer.cancel(&c);
+            append(&log, &record, out);
+            return fail(
+                out,
+                "cancelled: not confirmed (pass --yes, or type the model name)",
+                EXIT_NOT_DONE,
+            );
+        }
+        match layer.confirm(c) {
+            Confirmed::Again(next) => c = next,
+            Confirmed::Send(send) => {
+                c = send;
+                break;
+            }
+        }
+    }
+    let CommandAction::Retrain {
+        dag, conf, unpause, ..
+    } = c.request.action.clone()
+    else {
+        return fail(out, "internal: not a retrain", EXIT_USAGE);
+    };
+    let (outcome, detail, after) =
+        crate::sources::pipelines::execute(pc, &dag, &conf, unpause).await;
+    let after = after.map(|p| {
+        serde_json::json!({
+            "paused": p.paused,
+            "newest_run": p.runs.first().map(|r| (&r.id, &r.state)),
+        })
+    });
+    let record = layer.finish(&c, outcome, &detail, after);
+    append(&log, &record, out);
+    let _ = writeln!(out, "{}: {detail}", outcome.word());
+    match outcome {
+        Outcome::Succeeded => EXIT_DONE,
+        Outcome::Unknown => EXIT_UNKNOWN,
+        _ => EXIT_NOT_DONE,
+    }
+}

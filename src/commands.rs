@@ -514,10 +514,7 @@ pub fn retrain_request(
     let why = suggestion
         .map(|s| format!(" — {}", s.why))
         .unwrap_or_default();
-    let mut impact = vec![format!(
-        "reason: {}{why}",
-        reason.word()
-    )];
+    let mut impact = vec![format!("reason: {}{why}", reason.word())];
     match pipeline.last_success() {
         Some(r) => impact.push(format!("last successful run: {} ({})", r.id, r.run_type)),
         None => impact.push("no successful run on record".into()),

@@ -315,7 +315,6 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
-
 }
 
 impl fmt::Debug for Secret {
@@ -942,8 +941,11 @@ fn resolve_pipelines(
                 .iter()
                 .position(|p| p.title == *title.get_ref())
                 .ok_or_else(|| {
-                    let known: Vec<&str> =
-                        services[si].panels.iter().map(|p| p.title.as_str()).collect();
+                    let known: Vec<&str> = services[si]
+                        .panels
+                        .iter()
+                        .map(|p| p.title.as_str())
+                        .collect();
                     ctx.err(
                         title.span(),
                         format!("{key}.models.performance"),

@@ -89,6 +89,20 @@ enum Command {
         #[arg(long)]
         registry: Option<String>,
     },
+    /// Trigger a model's retraining pipeline (Airflow), through the command layer.
+    Retrain {
+        /// The model (as mapped in [[pipelines.NAME.models]]).
+        model: String,
+        /// Why: drift | performance | schedule | manual (recorded in the run's conf).
+        #[arg(long, default_value = "manual", value_parser = ["drift", "performance", "schedule", "manual"])]
+        reason: String,
+        /// The [pipelines.NAME] to use when several map the model.
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// Confirm without asking (also the second confirmation when a run is already active).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Promote, abort, retry or undo a canary rollout (Argo Rollouts), through the command layer.
     Rollout {
         /// promote | abort | retry | undo
@@ -313,6 +327,27 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             .await;
             return Ok(ExitCode::from(code as u8));
         }
+        Some(Command::Retrain {
+            model,
+            reason,
+            pipeline,
+            yes,
+        }) => {
+            let reason = mltop::domain::pipeline::RetrainReason::parse(reason)
+                .unwrap_or(mltop::domain::pipeline::RetrainReason::Manual);
+            let mut stdin = std::io::stdin().lock();
+            let answers = mltop::cli::Answers::from_flags(*yes, *yes, &mut stdin);
+            let code = mltop::cli::retrain(
+                &cfg,
+                model,
+                reason,
+                pipeline.as_deref(),
+                answers,
+                &mut std::io::stdout(),
+            )
+            .await;
+            return Ok(ExitCode::from(code as u8));
+        }
         Some(Command::Rollout {
             action,
             name,
@@ -466,7 +501,10 @@ async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result
     let sims = start_demo_backends(&handle, cli.speed, &cancel).await?;
     println!("demo model server: {}", handle.metrics_url);
     println!("demo registry (MLflow API): {}", sims.registry);
-    println!("demo rollouts (Argo Rollouts dashboard API): {}", sims.rollouts);
+    println!(
+        "demo rollouts (Argo Rollouts dashboard API): {}",
+        sims.rollouts
+    );
     println!(
         "demo pipelines (Airflow 3 API): {} (login {} / {})",
         sims.pipelines,

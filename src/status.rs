@@ -259,6 +259,49 @@ pub async fn check(config: &Config, out: &mut impl std::io::Write) -> std::io::R
             }
         }
     }
+    for p in &config.pipelines {
+        let started = Instant::now();
+        let result = match crate::sources::pipelines::client(p).await {
+            Ok(c) => crate::sources::pipelines::read_all(&c, p).await.map(|v| {
+                let bad: Vec<String> = v
+                    .iter()
+                    .zip(&p.models)
+                    .filter_map(|(r, m)| r.as_ref().err().map(|e| format!("{}: {e}", m.dag)))
+                    .collect();
+                if bad.is_empty() {
+                    format!(
+                        "Airflow answers ({} pipelines: {})",
+                        v.len(),
+                        p.models
+                            .iter()
+                            .map(|m| m.dag.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                } else {
+                    format!("Airflow answers, but {}", bad.join("; "))
+                }
+            }),
+            Err(e) => Err(e),
+        };
+        let ms = started.elapsed().as_millis();
+        let url = crate::app::redact_url(&p.url);
+        match result {
+            Ok(what) if !what.contains(", but ") => writeln!(
+                out,
+                "ok    {:<16} {:<10} {url}  {what} ({ms} ms)",
+                p.name, "airflow"
+            )?,
+            Ok(what) | Err(what) => {
+                all_ok = false;
+                writeln!(
+                    out,
+                    "FAIL  {:<16} {:<10} {url}  {what} ({ms} ms)",
+                    p.name, "airflow"
+                )?
+            }
+        }
+    }
     Ok(all_ok)
 }
 

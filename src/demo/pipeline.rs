@@ -505,13 +505,13 @@ fn detail(status: StatusCode, msg: impl Into<String>) -> Response {
 }
 
 /// A bearer token this server issued and that has not expired; else the reply to send.
-fn check_auth(headers: &HeaderMap, unix: f64) -> Result<(), Response> {
+fn check_auth(headers: &HeaderMap, unix: f64) -> Result<(), Box<Response>> {
     let Some(auth) = headers
         .get("authorization")
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
     else {
-        return Err(detail(StatusCode::UNAUTHORIZED, "Not authenticated"));
+        return Err(Box::new(detail(StatusCode::UNAUTHORIZED, "Not authenticated")));
     };
     let valid = auth
         .split('.')
@@ -525,7 +525,7 @@ fn check_auth(headers: &HeaderMap, unix: f64) -> Result<(), Response> {
     if valid {
         Ok(())
     } else {
-        Err(detail(StatusCode::FORBIDDEN, "Invalid JWT token"))
+        Err(Box::new(detail(StatusCode::FORBIDDEN, "Invalid JWT token")))
     }
 }
 
@@ -576,7 +576,7 @@ async fn dag_get(
 ) -> Response {
     let (unix, _) = (sim.inner.clock)();
     if let Err(r) = check_auth(&headers, unix) {
-        return r;
+        return *r;
     }
     let ctl = sim.sync();
     match ctl.dags.iter().find(|d| d.id == dag) {
@@ -594,7 +594,7 @@ async fn dag_patch(
     sim.inner.writes.fetch_add(1, Ordering::Relaxed);
     let (unix, demo) = (sim.inner.clock)();
     if let Err(r) = check_auth(&headers, unix) {
-        return r;
+        return *r;
     }
     let Some(paused) = serde_json::from_slice::<Value>(&body)
         .ok()
@@ -624,7 +624,7 @@ async fn runs_list(
 ) -> Response {
     let (unix, _) = (sim.inner.clock)();
     if let Err(r) = check_auth(&headers, unix) {
-        return r;
+        return *r;
     }
     let limit = q
         .iter()
@@ -655,7 +655,7 @@ async fn run_get(
 ) -> Response {
     let (unix, _) = (sim.inner.clock)();
     if let Err(r) = check_auth(&headers, unix) {
-        return r;
+        return *r;
     }
     let ctl = sim.sync();
     let Some(d) = ctl.dags.iter().find(|d| d.id == dag) else {
@@ -677,7 +677,7 @@ async fn tasks_list(
 ) -> Response {
     let (unix, _) = (sim.inner.clock)();
     if let Err(r) = check_auth(&headers, unix) {
-        return r;
+        return *r;
     }
     let ctl = sim.sync();
     let Some(d) = ctl.dags.iter().find(|d| d.id == dag) else {
@@ -707,7 +707,7 @@ async fn trigger(
     sim.inner.writes.fetch_add(1, Ordering::Relaxed);
     let (unix, demo) = (sim.inner.clock)();
     if let Err(r) = check_auth(&headers, unix) {
-        return r;
+        return *r;
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return reply(

@@ -150,7 +150,10 @@ pub fn suggest(drift: &[FeatureDrift], performance: &[PerformanceDrop]) -> Optio
             features: over.iter().map(|d| d.feature.clone()).collect(),
             psi: Some(top.psi),
             why: match over.len() {
-                1 => format!("{} PSI {:.2} held over its critical threshold", top.feature, top.psi),
+                1 => format!(
+                    "{} PSI {:.2} held over its critical threshold",
+                    top.feature, top.psi
+                ),
                 n => format!(
                     "{} features drifted, {} most (PSI {:.2}), held over their critical thresholds",
                     n, top.feature, top.psi
@@ -279,7 +282,10 @@ mod tests {
             c,
             json!({"model": "recsys-ranker", "reason": "drift", "features": ["price"], "psi": 0.3123, "requested_by": "alice"})
         );
-        assert_eq!(RetrainReason::parse("performance"), Some(RetrainReason::Performance));
+        assert_eq!(
+            RetrainReason::parse("performance"),
+            Some(RetrainReason::Performance)
+        );
         assert_eq!(RetrainReason::parse("whim"), None);
     }
 

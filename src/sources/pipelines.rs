@@ -7,8 +7,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::airflow::{AirflowClient, AirflowError, Api, Credentials, DagRun, TaskInstance};
 use super::SourceEvent;
+use super::airflow::{AirflowClient, AirflowError, Api, Credentials, DagRun, TaskInstance};
 use crate::audit::Outcome;
 use crate::config::{AirflowApi, Auth, PipelinesConfig};
 use crate::domain::pipeline::{Pipeline, PipelineRun, TaskState};
@@ -32,11 +32,9 @@ pub async fn client(cfg: &PipelinesConfig) -> Result<AirflowClient, String> {
     let api = match cfg.api {
         AirflowApi::V2 => Api::V2,
         AirflowApi::V1 => Api::V1,
-        AirflowApi::Auto => {
-            super::airflow::detect(&cfg.url, cfg.timeout, cfg.max_body_bytes)
-                .await
-                .map_err(|e| e.to_string())?
-        }
+        AirflowApi::Auto => super::airflow::detect(&cfg.url, cfg.timeout, cfg.max_body_bytes)
+            .await
+            .map_err(|e| e.to_string())?,
     };
     AirflowClient::new(
         cfg.url.clone(),
@@ -168,7 +166,13 @@ pub async fn execute(
                     read_pipeline(&client, dag, cfg.history).await.ok(),
                 );
             }
-            Err(e) => return (Outcome::Failed, format!("unpause failed, nothing triggered: {e}"), None),
+            Err(e) => {
+                return (
+                    Outcome::Failed,
+                    format!("unpause failed, nothing triggered: {e}"),
+                    None,
+                );
+            }
         }
     }
     let (outcome, what) = match client.trigger(dag, conf, None).await {
