@@ -1,4 +1,5 @@
-//! The Airflow adapter against a REAL Airflow 3.3.2 (`airflow standalone`, started by
+//! The Airflow adapter, and `mltop retrain` through the command layer, against a REAL Airflow
+//! 3.3.2 (`airflow standalone`, started by
 //! tests/support/airflow.rs, shared by the tests of this file) running the retraining DAG of
 //! tests/airflow/dags/. Two faults a real server cannot be made to show on demand — a reply
 //! lost after the request arrived, and a token that expires between requests — are played by
@@ -516,5 +517,161 @@ async fn a_trigger_whose_reply_is_lost_is_an_unknown_outcome_sent_once() {
             format!("/api/v2/dags/{RETRAIN_DAG}/dagRuns")
         )],
         "never retried"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// mltop's retrain command (the CLI twin, through the command layer and the audit log) against
+// the same real Airflow.
+
+/// A config with one pipeline server (the real Airflow) mapping `recsys-ranker` to the DAG.
+fn retrain_config(dir: &std::path::Path, readonly: bool) -> std::path::PathBuf {
+    let server = AirflowServer::shared();
+    let path = dir.join("mltop.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"readonly = {readonly}
+audit_log = "{}"
+
+[pipelines.airflow]
+kind = "airflow"
+url = "{}"
+environment = "test"
+auth = {{ kind = "basic", username = "{ADMIN_USER}", password_env = "MLTOP_TEST_AIRFLOW_PASSWORD" }}
+
+[[pipelines.airflow.models]]
+model = "recsys-ranker"
+dag = "{RETRAIN_DAG}"
+"#,
+            dir.join("audit.jsonl").display(),
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Run `mltop --config CFG ARGS…` (blocking, off the async threads): exit code and stdout.
+async fn mltop_cli(config: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let config = config.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mltop"))
+            .arg("--config")
+            .arg(&config)
+            .args(&args)
+            .env("MLTOP_TEST_AIRFLOW_PASSWORD", ADMIN_PASSWORD)
+            .env("USER", "ci-operator")
+            .env(
+                "MLTOP_LOG_DIR",
+                std::env::temp_dir().join("mltop-test-logs"),
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+async fn run_count(client: &AirflowClient) -> usize {
+    client.runs(RETRAIN_DAG, 100).await.expect("runs").len()
+}
+
+fn audit_outcomes(dir: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(dir.join("audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["command"].as_str().unwrap().to_string(),
+                v["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn mltop_retrain_triggers_one_run_with_the_reason_and_it_succeeds() {
+    let (_server, client) = airflow();
+    let _lock = AirflowServer::dag_lock().await;
+    client.unpause(RETRAIN_DAG).await.expect("unpause");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = retrain_config(dir.path(), false);
+    let before = run_count(&client).await;
+    let (code, out) = mltop_cli(
+        &cfg,
+        &["retrain", "recsys-ranker", "--reason", "drift", "--yes"],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("recsys-ranker: start a new run of pipeline recsys_retrain (reason: drift)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"POST /api/v2/dags/recsys_retrain/dagRuns {"#),
+        "the confirmation names the request: {out}"
+    );
+    assert!(out.contains("succeeded: run manual__"), "{out}");
+    assert_eq!(run_count(&client).await, before + 1, "exactly one run");
+    let run = client.runs(RETRAIN_DAG, 1).await.expect("runs").remove(0);
+    assert_eq!(run.conf["model"], "recsys-ranker");
+    assert_eq!(run.conf["reason"], "drift");
+    assert_eq!(run.conf["requested_by"], "ci-operator");
+    assert!(run.conf["features"].is_array(), "{}", run.conf);
+    assert!(run.conf.get("psi").is_some(), "{}", run.conf);
+    // followed to success through the adapter
+    let deadline = Instant::now() + RUN_DEADLINE;
+    loop {
+        let now = client.run(RETRAIN_DAG, &run.run_id).await.expect("run");
+        if now.state.is_finished() {
+            assert_eq!(now.state, RunState::Success);
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {:?}", now.state);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(
+        audit_outcomes(dir.path()),
+        [("retrain".to_string(), "succeeded".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn mltop_retrain_on_a_paused_dag_says_so_and_read_only_refuses_both_without_a_run() {
+    let (server, client) = airflow();
+    let _lock = AirflowServer::dag_lock().await;
+    server.set_paused(RETRAIN_DAG, true);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = retrain_config(dir.path(), false);
+    let before = run_count(&client).await;
+    let (code, out) = mltop_cli(&cfg, &["retrain", "recsys-ranker", "--yes"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("pipeline recsys_retrain is paused in Airflow: nothing was triggered"),
+        "{out}"
+    );
+    let ro = tempfile::tempdir().unwrap();
+    let ro_cfg = retrain_config(ro.path(), true);
+    server.set_paused(RETRAIN_DAG, false);
+    let (code, out) = mltop_cli(&ro_cfg, &["retrain", "recsys-ranker", "--yes"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("refused"), "{out}");
+    assert_eq!(run_count(&client).await, before, "no run was created");
+    assert_eq!(
+        audit_outcomes(dir.path()),
+        [("retrain".to_string(), "failed".to_string())]
+    );
+    assert_eq!(
+        audit_outcomes(ro.path()),
+        [("retrain".to_string(), "refused".to_string())]
     );
 }

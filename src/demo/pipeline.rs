@@ -511,7 +511,10 @@ fn check_auth(headers: &HeaderMap, unix: f64) -> Result<(), Box<Response>> {
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
     else {
-        return Err(Box::new(detail(StatusCode::UNAUTHORIZED, "Not authenticated")));
+        return Err(Box::new(detail(
+            StatusCode::UNAUTHORIZED,
+            "Not authenticated",
+        )));
     };
     let valid = auth
         .split('.')
