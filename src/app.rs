@@ -1021,6 +1021,7 @@ mod tests {
         assert_eq!(a.view, View::Layer(Layer::Business));
         for want in [
             View::Drift,
+            View::Pipelines,
             View::Registry,
             View::Rollouts,
             View::Alerts,

@@ -1760,6 +1760,8 @@ mod tests {
         assert_eq!(c.registries.len(), 1);
         assert_eq!(c.rollouts.len(), 1);
         assert_eq!(c.canaries.len(), 1);
+        assert_eq!(c.pipelines.len(), 1);
+        assert_eq!(c.pipelines[0].models[0].performance.len(), 1);
         let k = &c.canaries[0];
         assert_eq!(k.metrics.len(), 2);
         assert_eq!(k.metrics[0].rule.hold_secs, 300.0);

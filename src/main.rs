@@ -512,17 +512,28 @@ async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result
         demo::pipeline::PASSWORD
     );
     if let Some(path) = write_config {
+        // The demo Airflow's password, beside the config (secrets never go in the config).
+        let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        let password_file = abs.with_file_name(format!(
+            "{}.airflow-password",
+            abs.file_stem().unwrap_or_default().to_string_lossy()
+        ));
+        std::fs::write(&password_file, demo::pipeline::PASSWORD).wrap_err_with(|| {
+            format!(
+                "writing the demo Airflow password to {}",
+                password_file.display()
+            )
+        })?;
         let text = demo::config_toml(&handle.metrics_url)
             + &demo::registry_toml(&sims.registry)
             + &demo::rollouts_toml(&sims.rollouts)
             + &demo::canary_toml()
-            + &demo::pipelines_toml(&sims.pipelines, Some(DEMO_AIRFLOW_PASSWORD_ENV));
+            + &demo::pipelines_toml(&sims.pipelines, Some(&password_file));
         std::fs::write(&path, text)
             .wrap_err_with(|| format!("writing the demo config to {}", path.display()))?;
         println!(
-            "config written to {} (run: {DEMO_AIRFLOW_PASSWORD_ENV}={} mltop --config {})",
+            "config written to {} (run: mltop --config {})",
             path.display(),
-            demo::pipeline::PASSWORD,
             path.display()
         );
     }
@@ -538,9 +549,6 @@ async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result
     cancel.cancel();
     Ok(ExitCode::from(code))
 }
-
-/// Where a written demo config reads the demo Airflow's password from.
-const DEMO_AIRFLOW_PASSWORD_ENV: &str = "MLTOP_DEMO_AIRFLOW_PASSWORD";
 
 /// The demo's simulated backends, by base URL.
 struct DemoBackends {

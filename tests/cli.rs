@@ -238,10 +238,15 @@ fn status_json_reports_every_panel_and_exits_0_when_calm() {
         .unwrap();
     assert!(check.status.success(), "{}", text(&check.stdout));
     let lines: Vec<String> = text(&check.stdout).lines().map(String::from).collect();
-    // one line per endpoint: metrics, registry, rollouts
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    // one line per endpoint: metrics, registry, rollouts, pipelines (the password is read
+    // from the file written beside the config)
+    assert_eq!(lines.len(), 4, "{lines:?}");
     assert!(lines.iter().all(|l| l.starts_with("ok ")), "{lines:?}");
     assert!(lines[2].contains("1 rollouts in ml"), "{lines:?}");
+    assert!(
+        lines[3].contains("Airflow answers (2 pipelines: recsys_retrain, fraud_retrain)"),
+        "{lines:?}"
+    );
 
     let (out, json) = status(&demo.config);
     assert_eq!(out.status.code(), Some(0), "{json:#}");

@@ -196,14 +196,15 @@ metrics = [
 }
 
 /// The pipelines part of the demo config, for the demo's Airflow simulator at `url`. The demo
-/// login is admin / admin; with `password_env` the config reads the password from that
-/// variable (a written config), without it the caller sets the credentials itself.
-pub fn pipelines_toml(url: &str, password_env: Option<&str>) -> String {
-    let auth = password_env
-        .map(|v| {
+/// login is admin / admin; with `password_file` the config reads the password from that file
+/// (a written config), without it the caller sets the credentials itself.
+pub fn pipelines_toml(url: &str, password_file: Option<&std::path::Path>) -> String {
+    let auth = password_file
+        .map(|f| {
             format!(
-                "auth = {{ kind = \"basic\", username = \"{}\", password_env = \"{v}\" }}\n",
-                super::pipeline::USERNAME
+                "auth = {{ kind = \"basic\", username = \"{}\", password_file = {:?} }}\n",
+                super::pipeline::USERNAME,
+                f.display().to_string()
             )
         })
         .unwrap_or_default();
