@@ -765,6 +765,23 @@ impl App {
                 rollout,
                 pipeline,
             } => {
+                // What the server showed afterwards, for the audit record.
+                let after = model
+                    .as_ref()
+                    .map(|m| serde_json::json!(m.aliases))
+                    .or_else(|| {
+                        rollout.as_ref().map(|b| {
+                            serde_json::json!({"status": b.1.status, "step": b.1.step, "weight": b.1.set_weight})
+                        })
+                    })
+                    .or_else(|| {
+                        pipeline.as_ref().map(|b| {
+                            serde_json::json!({
+                                "paused": b.2.paused,
+                                "newest_run": b.2.runs.first().map(|r| (&r.id, &r.state)),
+                            })
+                        })
+                    });
                 if let Some((source, m, p)) = pipeline.map(|b| *b)
                     && let Some(slot) = self
                         .pipelines
@@ -787,7 +804,6 @@ impl App {
                 }
                 if let Some(i) = self.running.iter().position(|c| c.request.target == target) {
                     let c = self.running.remove(i);
-                    let after = model.as_ref().map(|m| serde_json::json!(m.aliases));
                     let record = self.commands.finish(&c, outcome, &detail, after);
                     let text = match outcome {
                         Outcome::Succeeded if c.request.command == "retrain" => {

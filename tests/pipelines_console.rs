@@ -199,6 +199,18 @@ async fn retrain_key_one_run_with_its_conf_and_the_new_version_becomes_challenge
     );
     let run = c.recsys().runs[0].clone();
     assert_eq!(run.state, "queued");
+    // audited with who, what, the planned conf and what Airflow showed afterwards
+    c.until(|a| a.audit_tail.iter().any(|r| r.command == "retrain"))
+        .await;
+    let record = c
+        .app
+        .audit_tail
+        .iter()
+        .find(|r| r.command == "retrain")
+        .unwrap();
+    assert_eq!(record.planned["conf"]["reason"], "manual");
+    assert_eq!(record.after["newest_run"][0], run.id.as_str());
+    assert_eq!(record.after["newest_run"][1], "queued");
     assert_eq!(run.conf["model"], "recsys-ranker");
     assert_eq!(run.conf["reason"], "manual");
     // A second retrain while that run is active needs a second confirmation.
