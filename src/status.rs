@@ -87,6 +87,15 @@ fn panel_status(svc: &crate::app::ServiceState, p: &PanelTrack, now: f64) -> Pan
     let (value, display) = match &p.reading {
         Some(Reading::Value(v)) if !v.is_nan() => (Some(*v), format::value(*v, &p.spec.unit)),
         Some(Reading::Distribution(s)) => (None, format!("mode {}", format::mode_bucket(s))),
+        Some(Reading::Drift(d)) => (
+            Some(d.psi),
+            format!(
+                "PSI {:.3} ({}, n {})",
+                d.psi,
+                crate::domain::drift::band(d.psi),
+                format::number(d.n_current)
+            ),
+        ),
         Some(Reading::NoData(why)) => (None, format!("no data: {why}")),
         _ => (None, String::new()),
     };

@@ -261,6 +261,16 @@ fn status_json_reports_every_panel_and_exits_0_when_calm() {
     assert_eq!(p99["unit"], "seconds");
     assert_eq!(p99["state"], "ok");
     assert!(p99["age_seconds"].as_f64().unwrap() < 10.0);
+    // a drift panel: its PSI is the value, its method and sample size in the display
+    let psi = panels
+        .iter()
+        .find(|p| p["title"] == "PSI price")
+        .expect("a PSI panel");
+    assert!(psi["value"].as_f64().unwrap() < 0.1, "{psi}");
+    assert!(
+        psi["display"].as_str().unwrap().contains("(stable, n "),
+        "{psi}"
+    );
     for p in panels {
         assert!(p["error"].is_null(), "panel error: {p}");
         assert_ne!(p["state"], "error");
