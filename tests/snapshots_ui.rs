@@ -240,3 +240,21 @@ fn drift_view_at_200x50() {
     press(&mut app, 'd');
     insta::assert_snapshot!(screen(&app, 200, 50));
 }
+
+#[test]
+fn pipelines_view_shows_runs_tasks_and_last_trained_at_80x24() {
+    let mut app = fixture::app_with_pipelines();
+    press(&mut app, 'p');
+    let s = screen(&app, 80, 24);
+    for want in [
+        "▸ recsys-ranker",
+        "trained 2d ago",
+        "PAUSED",
+        "tasks 1/3: validate_data ✓ · train ▶ · register ·",
+        "drift (price) by alice",
+        "2025-11-24 15:59:10",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in\n{s}");
+    }
+    insta::assert_snapshot!(s);
+}

@@ -59,6 +59,21 @@ fn reason(r: &PipelineRun) -> String {
     }
 }
 
+/// A run id as listed: Airflow's own ids repeat the run type and carry microseconds
+/// (`manual__2026-12-04T18:44:04.332288+00:00`); the type has its own column, so show the
+/// time to the second. Ids given by hand are shown as they are.
+fn short_id(id: &str) -> String {
+    let rest = id
+        .strip_prefix("manual__")
+        .or_else(|| id.strip_prefix("scheduled__"))
+        .or_else(|| id.strip_prefix("backfill__"))
+        .or_else(|| id.strip_prefix("asset_triggered__"));
+    match rest {
+        Some(t) if t.len() >= 19 => t[..19].replace('T', " "),
+        _ => id.to_string(),
+    }
+}
+
 fn trained(p: &Pipeline, now: f64) -> String {
     match p.last_success() {
         Some(r) => match r.end.or(r.start) {
@@ -151,7 +166,7 @@ pub fn pipelines(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f
         }
         None => lines.push(Line::styled(
             format!(
-                "  no retraining suggested (drift and performance within thresholds) · {retrain_key} retrains by hand"
+                "  no retraining suggested (drift, performance in bounds) · {retrain_key} retrains by hand"
             ),
             theme.dim,
         )),
@@ -176,11 +191,11 @@ pub fn pipelines(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f
     lines.push(Line::styled(
         format!(
             "  {} {} {} {} {} reason",
-            fit("run", 30),
-            fit("state", 8),
+            fit("run", 19),
+            fit("state", 9),
             fit("type", 9),
             fit("started", 8),
-            fit("took", 7)
+            fit("took", 6)
         ),
         theme.dim,
     ));
@@ -194,9 +209,9 @@ pub fn pipelines(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f
             .map(format::duration)
             .unwrap_or_else(|| "—".into());
         lines.push(Line::from(vec![
-            Span::styled(format!("  {} ", fit(&r.id, 30)), theme.text),
+            Span::styled(format!("  {} ", fit(&short_id(&r.id), 19)), theme.text),
             Span::styled(
-                format!("{} {} ", state_symbol(Some(&r.state)), fit(&r.state, 6)),
+                format!("{} {} ", state_symbol(Some(&r.state)), fit(&r.state, 7)),
                 state_style(&r.state, theme),
             ),
             Span::styled(
@@ -204,7 +219,7 @@ pub fn pipelines(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f
                     "{} {} {} ",
                     fit(&r.run_type, 9),
                     fit(&started, 8),
-                    fit(&took, 7)
+                    fit(&took, 6)
                 ),
                 theme.text,
             ),

@@ -311,3 +311,93 @@ pub fn app_with_rollout() -> App {
     }
     app
 }
+
+/// The fixture plus the demo's pipelines: recsys_retrain with a run in progress (train
+/// running) after weekly history, fraud_retrain paused.
+#[allow(dead_code)]
+pub fn app_with_pipelines() -> App {
+    use mltop::domain::pipeline::{Pipeline, PipelineRun, TaskState};
+    use serde_json::json;
+    let mut text = mltop::demo::config_toml("http://127.0.0.1:9/metrics");
+    text.push_str(&mltop::demo::pipelines_toml("http://127.0.0.1:8080", None));
+    let cfg = Config::parse(&text, "fixture").expect("fixture config parses");
+    let base = app();
+    let mut app = App::new(&cfg);
+    app.services = base.services;
+    app.sources[0] = base.sources[0].clone();
+    app.demo = true;
+    let day = 86_400.0;
+    let run =
+        |id: &str, state: &str, kind: &str, start: f64, took: Option<f64>, conf| PipelineRun {
+            id: id.into(),
+            state: state.into(),
+            run_type: kind.into(),
+            start: Some(start),
+            end: took.map(|t| start + t),
+            conf,
+        };
+    let task = |id: &str, state: Option<&str>| TaskState {
+        task_id: id.into(),
+        state: state.map(String::from),
+        try_number: u32::from(state.is_some()),
+    };
+    let recsys = Pipeline {
+        dag_id: "recsys_retrain".into(),
+        paused: false,
+        runs: vec![
+            run(
+                "manual__2025-11-24T15:59:10.123456+00:00",
+                "running",
+                "manual",
+                NOW - 50.0,
+                None,
+                json!({"model": "recsys-ranker", "reason": "drift", "features": ["price"], "psi": 0.31, "requested_by": "alice"}),
+            ),
+            run(
+                "manual__2025-11-22T11:19:00.000000+00:00",
+                "success",
+                "manual",
+                NOW - 2.2 * day,
+                Some(41.0 * 60.0),
+                json!({"model": "recsys-ranker", "reason": "manual", "requested_by": "oncall"}),
+            ),
+            run(
+                "scheduled__2025-11-16T00:00:00+00:00",
+                "failed",
+                "scheduled",
+                NOW - 8.7 * day,
+                Some(34.0 * 60.0),
+                json!({}),
+            ),
+            run(
+                "scheduled__2025-11-09T00:00:00+00:00",
+                "success",
+                "scheduled",
+                NOW - 15.7 * day,
+                Some(41.0 * 60.0),
+                json!({}),
+            ),
+        ],
+        tasks: vec![
+            task("validate_data", Some("success")),
+            task("train", Some("running")),
+            task("register", None),
+        ],
+    };
+    let fraud = Pipeline {
+        dag_id: "fraud_retrain".into(),
+        paused: true,
+        runs: vec![run(
+            "scheduled__2025-10-21T00:00:00+00:00",
+            "success",
+            "scheduled",
+            NOW - 34.0 * day,
+            Some(25.0 * 60.0),
+            json!({}),
+        )],
+        tasks: Vec::new(),
+    };
+    app.pipelines[0].pipelines = vec![Some(Ok(recsys)), Some(Ok(fraud))];
+    app.pipelines[0].last_ok = Some(NOW - 1.0);
+    app
+}
