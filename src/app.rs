@@ -5,7 +5,7 @@
 use crossterm::event::KeyEvent;
 
 use crate::audit::{AuditRecord, Operator, Outcome};
-use crate::commands::{Access, CommandLayer, Confirmation, Confirmed, Requested};
+use crate::commands::{Access, CommandAction, CommandLayer, Confirmation, Confirmed, Requested};
 use crate::config::{Config, RegistryConfig, SourceKind};
 use crate::domain::alert::AlertState;
 use crate::domain::panel::{Layer, PanelTrack};
@@ -113,6 +113,15 @@ pub struct RolloutsView {
     pub error: Option<String>,
 }
 
+/// Since when a panel's alert holds (pending or firing).
+fn firing_since(p: &PanelTrack) -> Option<f64> {
+    match p.alert_state() {
+        crate::domain::alert::AlertState::Firing { active_at }
+        | crate::domain::alert::AlertState::Pending { active_at } => Some(active_at),
+        crate::domain::alert::AlertState::Ok => None,
+    }
+}
+
 /// One pipeline server and its retraining pipelines, one per `models` entry.
 #[derive(Debug, Clone)]
 pub struct PipelinesView {
@@ -138,7 +147,12 @@ pub enum Effect {
 pub struct OutcomeLine {
     pub outcome: Option<Outcome>,
     pub text: String,
+    /// When it was said (unix seconds): it is shown for [`OUTCOME_SHOWN_SECS`].
+    pub at: f64,
 }
+
+/// How long a command's outcome stays on screen.
+pub const OUTCOME_SHOWN_SECS: f64 = 30.0;
 
 #[derive(Debug)]
 pub enum Msg {
@@ -182,6 +196,8 @@ pub struct App {
     pub audit_tail: Vec<AuditRecord>,
     /// Drained by the runtime after each update.
     pub effects: Vec<Effect>,
+    /// The time of the update being handled (unix seconds).
+    pub now: f64,
 }
 
 impl App {
@@ -282,6 +298,7 @@ impl App {
             outcome: None,
             audit_tail: Vec::new(),
             effects: Vec::new(),
+            now: 0.0,
         }
     }
 
@@ -323,6 +340,7 @@ impl App {
         self.outcome = Some(OutcomeLine {
             outcome,
             text: clean(&text.into(), 300),
+            at: self.now,
         });
     }
 
@@ -466,7 +484,15 @@ impl App {
         };
         let suggestion = self.retrain_suggestion(s, m);
         let user = self.commands.operator().user.clone();
-        match crate::commands::retrain_request(&cfg, s, m, &pipeline, suggestion.as_ref(), &user) {
+        match crate::commands::retrain_request(
+            &cfg,
+            s,
+            m,
+            &pipeline,
+            suggestion.as_ref(),
+            &user,
+            self.now,
+        ) {
             Ok(req) => match self.commands.request(req) {
                 Requested::Refused { reason, record } => {
                     self.say(Some(Outcome::Refused), format!("refused: {reason}"));
@@ -475,8 +501,19 @@ impl App {
                 Requested::Busy(why) => self.say(None, why),
                 Requested::Confirm(c) => self.confirm = Some(*c),
             },
-            // Paused and not allowed to unpause: say so, send nothing.
-            Err(why) => self.say(None, why),
+            // Paused and not allowed to unpause: say so, send nothing, and audit the attempt
+            // as the CLI does.
+            Err(why) => {
+                let record = self.commands.unplanned(
+                    "retrain",
+                    &target,
+                    &cfg.environment,
+                    Outcome::Failed,
+                    &why,
+                );
+                self.audit(record);
+                self.say(Some(Outcome::Failed), why);
+            }
         }
     }
 
@@ -528,8 +565,18 @@ impl App {
                 Requested::Busy(why) => self.say(None, why),
                 Requested::Confirm(c) => self.confirm = Some(*c),
             },
-            // Not offered in this phase: say why, send nothing.
-            Err(why) => self.say(None, why),
+            // Not offered in this phase: say why, send nothing, audit the attempt.
+            Err(why) => {
+                let record = self.commands.unplanned(
+                    "rollout",
+                    &target,
+                    &cfg.environment,
+                    Outcome::Failed,
+                    &why,
+                );
+                self.audit(record);
+                self.say(Some(Outcome::Failed), why);
+            }
         }
     }
 
@@ -538,11 +585,53 @@ impl App {
         match self.commands.confirm(c) {
             Confirmed::Again(c) => self.confirm = Some(c),
             Confirmed::Send(c) => {
+                if let Some(why) = self.changed_since_confirmation(&c) {
+                    let record = self.commands.cancel_because(&c, &why);
+                    self.audit(record);
+                    self.say(Some(Outcome::Cancelled), why);
+                    return;
+                }
                 self.say(None, format!("sending: {}", c.request.effect));
                 self.running.push(c.clone());
                 self.effects.push(Effect::Execute(Box::new(c)));
             }
         }
+    }
+
+    /// A rollout that moved while its command was being confirmed (its own analysis aborted
+    /// it, a pause ended): the confirmation no longer states the effect, so nothing is sent.
+    fn changed_since_confirmation(&self, c: &Confirmation) -> Option<String> {
+        let CommandAction::Rollout {
+            source,
+            namespace,
+            name,
+            ..
+        } = &c.request.action
+        else {
+            return None;
+        };
+        let now = self
+            .rollouts
+            .get(*source)?
+            .rollouts
+            .iter()
+            .find(|r| &r.namespace == namespace && &r.name == name)?;
+        let before = &c.request.before;
+        let now_json =
+            serde_json::json!({"status": now.status, "step": now.step, "weight": now.set_weight});
+        let same = ["status", "step", "weight"]
+            .iter()
+            .all(|k| before.get(*k) == now_json.get(*k));
+        (!same).then(|| {
+            format!(
+                "{namespace}/{name} changed while confirming (now {} {} weight {} %): nothing was sent — look again and press the key again",
+                now.status,
+                now.step
+                    .map(|(a, b)| format!("step {a}/{b}"))
+                    .unwrap_or_default(),
+                now.set_weight.unwrap_or(0)
+            )
+        })
     }
 
     fn confirm_no(&mut self) {
@@ -562,14 +651,29 @@ impl App {
 
     /// Apply one message at wall-clock `now` (unix seconds). Returns true when the screen
     /// needs a redraw.
+    /// The last outcome, while it is recent enough to show.
+    pub fn current_outcome(&self, now: f64) -> Option<&OutcomeLine> {
+        self.outcome
+            .as_ref()
+            .filter(|o| now - o.at < OUTCOME_SHOWN_SECS)
+    }
+
     pub fn update(&mut self, msg: Msg, now: f64) -> bool {
+        self.now = now;
         match msg {
             Msg::Key(k) => match action_for(&k, self.mode()) {
                 Some(a) => self.act(a, now),
                 None => false,
             },
             Msg::Resize => true,
-            Msg::Tick => self.has_age_labels(),
+            // Ages move, and an outcome leaves the screen when its time is up.
+            Msg::Tick => {
+                self.has_age_labels()
+                    || self
+                        .outcome
+                        .as_ref()
+                        .is_some_and(|o| now - o.at < OUTCOME_SHOWN_SECS + 2.0)
+            }
             Msg::Source(ev) => {
                 self.apply_source(ev, now);
                 true
@@ -920,6 +1024,7 @@ impl App {
                     feature: p.spec.feature.clone()?,
                     psi: p.value()?,
                     held_over_critical: p.alert_state().is_firing() && p.error.is_none(),
+                    since: firing_since(p),
                 })
             })
             .collect();
@@ -932,10 +1037,15 @@ impl App {
                     panel: p.spec.title.clone(),
                     value: p.value()?,
                     held: p.alert_state().is_firing() && p.error.is_none(),
+                    since: firing_since(p),
                 })
             })
             .collect();
-        suggest(&drift, &performance)
+        let last_retrain = match self.pipelines.get(s)?.pipelines.get(m)? {
+            Some(Ok(p)) => p.last_retrain(),
+            _ => None,
+        };
+        suggest(&drift, &performance, last_retrain)
     }
 
     /// Every retraining suggestion now: (server, models entry, suggestion).

@@ -694,7 +694,15 @@ pub async fn retrain(
         },
     };
     let user = layer.operator().user.clone();
-    let req = match crate::commands::retrain_request(pc, s, m, &state, Some(&suggestion), &user) {
+    let req = match crate::commands::retrain_request(
+        pc,
+        s,
+        m,
+        &state,
+        Some(&suggestion),
+        &user,
+        crate::sources::unix_now(),
+    ) {
         Ok(r) => r,
         Err(why) => {
             unplanned(&layer, &why, out);

@@ -224,14 +224,13 @@ impl CommandLayer {
 
     /// The operator said no: frees the target and gives the record to append.
     pub fn cancel(&mut self, c: &Confirmation) -> AuditRecord {
+        self.cancel_because(c, "cancelled at the confirmation")
+    }
+
+    /// Cancelled by mltop itself, saying why (the target changed while it was being confirmed).
+    pub fn cancel_because(&mut self, c: &Confirmation, why: &str) -> AuditRecord {
         self.busy.remove(&c.request.target);
-        self.record(
-            &c.request,
-            Outcome::Cancelled,
-            "cancelled at the confirmation",
-            false,
-            None,
-        )
+        self.record(&c.request, Outcome::Cancelled, why, false, None)
     }
 
     /// The command ended: frees the target and gives the record to append. `after` is the
@@ -484,6 +483,7 @@ pub fn retrain_request(
     pipeline: &crate::domain::pipeline::Pipeline,
     suggestion: Option<&crate::domain::pipeline::Suggestion>,
     requested_by: &str,
+    now: f64,
 ) -> Result<CommandRequest, String> {
     use crate::domain::pipeline::{RetrainReason, plan_retrain, retrain_conf};
     let entry = &cfg.models[model];
@@ -516,7 +516,23 @@ pub fn retrain_request(
         .unwrap_or_default();
     let mut impact = vec![format!("reason: {}{why}", reason.word())];
     match pipeline.last_success() {
-        Some(r) => impact.push(format!("last successful run: {} ({})", r.id, r.run_type)),
+        Some(r) => {
+            let why = r
+                .conf
+                .get("reason")
+                .and_then(|v| v.as_str())
+                .map(|w| format!(", reason {w}"))
+                .unwrap_or_default();
+            let when = r
+                .end
+                .or(r.start)
+                .map(|t| format!(", finished {} ago", crate::ui::format::duration(now - t)))
+                .unwrap_or_default();
+            impact.push(format!(
+                "last successful run: {} ({}{why}{when})",
+                r.id, r.run_type
+            ))
+        }
         None => impact.push("no successful run on record".into()),
     }
     if plan.unpause {

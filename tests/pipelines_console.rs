@@ -318,4 +318,14 @@ async fn drift_held_over_its_threshold_suggests_retraining_with_the_features() {
         req.requests
     );
     assert!(req.impact[0].contains("price PSI 0.31"), "{:?}", req.impact);
+    // Once the retrain is under way, the drift that asked for it suggests nothing more.
+    c.key(KeyCode::Enter);
+    c.until(|a| a.running.is_empty()).await;
+    assert_eq!(c.sim.write_count(), 1);
+    assert!(
+        c.app.retrain_suggestions().is_empty(),
+        "{:?}",
+        c.app.retrain_suggestions()
+    );
+    assert!(!c.screen().contains("retrain recsys-ranker suggested"));
 }

@@ -97,6 +97,8 @@ struct Console {
     rx: mpsc::Receiver<SourceEvent>,
     runtime: mltop::runtime::Runtime,
     sim: RolloutSim,
+    /// The controller's demo clock (seconds), settable by the test.
+    clock: Arc<std::sync::atomic::AtomicU64>,
     cancel: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -104,7 +106,11 @@ struct Console {
 impl Console {
     async fn start(readonly: bool) -> Console {
         let world = Arc::new(World::new(&DemoOptions::default()));
-        let sim = RolloutSim::demo_with_clock(world, || 30.0);
+        let clock = Arc::new(std::sync::atomic::AtomicU64::new(30f64.to_bits()));
+        let read = clock.clone();
+        let sim = RolloutSim::demo_with_clock(world, move || {
+            f64::from_bits(read.load(std::sync::atomic::Ordering::SeqCst))
+        });
         let cancel = CancellationToken::new();
         let addr = serve(sim.clone(), cancel.clone()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -121,6 +127,7 @@ impl Console {
             rx,
             runtime: mltop::runtime::Runtime::new(&cfg, tx),
             sim,
+            clock,
             cancel,
             _dir: dir,
         };
@@ -315,6 +322,7 @@ async fn the_canary_verdict_turns_to_roll_back_and_the_abort_key_acts_on_it() {
         rx,
         runtime: mltop::runtime::Runtime::new(&cfg, tx),
         sim: sim.clone(),
+        clock: Arc::new(std::sync::atomic::AtomicU64::new(200f64.to_bits())),
         cancel,
         _dir: dir,
     };
@@ -404,4 +412,35 @@ async fn the_canary_verdict_turns_to_roll_back_and_the_abort_key_acts_on_it() {
         demo.world.canary_weight(demo.world.demo_now().unwrap()),
         0.0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_that_moves_during_the_confirmation_is_not_sent_to() {
+    let mut c = Console::start(false).await;
+    c.key(KeyCode::Char('A'));
+    let req = c.confirmation();
+    assert!(req.effect.contains("traffic 5 % → 0 %"), "{}", req.effect);
+    // The pause ends while the operator reads: the rollout is now at 25 %.
+    c.clock
+        .store(130f64.to_bits(), std::sync::atomic::Ordering::SeqCst);
+    c.until(|a| a.rollouts[0].rollouts[0].set_weight == Some(25))
+        .await;
+    c.key(KeyCode::Enter);
+    let said = c.app.outcome.clone().unwrap().text;
+    assert!(said.contains("changed while confirming"), "{said}");
+    assert!(said.contains("nothing was sent"), "{said}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(c.sim.put_count(), 0);
+    // audited as cancelled, with why
+    c.until(|a| !a.audit_tail.is_empty()).await;
+    let r = c.app.audit_tail.last().unwrap();
+    assert_eq!(r.outcome, mltop::audit::Outcome::Cancelled);
+    assert!(
+        r.detail.contains("changed while confirming"),
+        "{}",
+        r.detail
+    );
+    // the key works again on what is true now
+    c.key(KeyCode::Char('A'));
+    assert!(c.confirmation().effect.contains("traffic 25 % → 0 %"));
 }

@@ -14,6 +14,8 @@ pub struct PipelineRun {
     pub state: String,
     /// `manual`, `scheduled`, `backfill`, `asset_triggered`…
     pub run_type: String,
+    /// When the run came to be (queued or scheduled to run), unix seconds.
+    pub created: Option<f64>,
     /// Unix seconds.
     pub start: Option<f64>,
     pub end: Option<f64>,
@@ -60,6 +62,16 @@ impl Pipeline {
 
     pub fn active_run(&self) -> Option<&PipelineRun> {
         self.runs.iter().find(|r| r.is_active())
+    }
+
+    /// When the newest run that is under way or succeeded came to be: a retrain after this
+    /// time answers any drift that began before it.
+    pub fn last_retrain(&self) -> Option<f64> {
+        self.runs
+            .iter()
+            .filter(|r| r.is_active() || r.state == "success")
+            .filter_map(|r| r.created.or(r.start))
+            .reduce(f64::max)
     }
 
     /// Finished tasks of the newest run, and how many there are.
@@ -116,6 +128,8 @@ pub struct FeatureDrift {
     pub psi: f64,
     /// Over its critical threshold for its duration (firing).
     pub held_over_critical: bool,
+    /// Since when the breach holds (the alert's active time).
+    pub since: Option<f64>,
 }
 
 /// A performance panel below its baseline by its margin, held for its duration.
@@ -124,6 +138,7 @@ pub struct PerformanceDrop {
     pub panel: String,
     pub value: f64,
     pub held: bool,
+    pub since: Option<f64>,
 }
 
 /// Retraining, suggested with its reason and evidence.
@@ -140,9 +155,22 @@ pub struct Suggestion {
 
 /// Suggest retraining when drift is over its critical threshold for its duration, or when a
 /// configured performance panel has dropped (held). Drift comes first: it is the cause to fix.
-/// Never acts: the console shows it one key away.
-pub fn suggest(drift: &[FeatureDrift], performance: &[PerformanceDrop]) -> Option<Suggestion> {
-    let mut over: Vec<&FeatureDrift> = drift.iter().filter(|d| d.held_over_critical).collect();
+/// A breach that began before the last retrain (`last_retrain`: a run queued, running or
+/// succeeded) has had its answer and suggests nothing more. Never acts: the console shows it
+/// one key away.
+pub fn suggest(
+    drift: &[FeatureDrift],
+    performance: &[PerformanceDrop],
+    last_retrain: Option<f64>,
+) -> Option<Suggestion> {
+    let new = |since: Option<f64>| match (since, last_retrain) {
+        (Some(s), Some(r)) => s > r,
+        _ => true,
+    };
+    let mut over: Vec<&FeatureDrift> = drift
+        .iter()
+        .filter(|d| d.held_over_critical && new(d.since))
+        .collect();
     over.sort_by(|a, b| b.psi.total_cmp(&a.psi));
     if let Some(top) = over.first() {
         return Some(Suggestion {
@@ -161,12 +189,15 @@ pub fn suggest(drift: &[FeatureDrift], performance: &[PerformanceDrop]) -> Optio
             },
         });
     }
-    performance.iter().find(|p| p.held).map(|p| Suggestion {
-        reason: RetrainReason::Performance,
-        features: Vec::new(),
-        psi: None,
-        why: format!("{} dropped past its threshold and held", p.panel),
-    })
+    performance
+        .iter()
+        .find(|p| p.held && new(p.since))
+        .map(|p| Suggestion {
+            reason: RetrainReason::Performance,
+            features: Vec::new(),
+            psi: None,
+            why: format!("{} dropped past its threshold and held", p.panel),
+        })
 }
 
 /// The `conf` of a retraining run: what the pipeline is asked to do and why.
@@ -225,6 +256,7 @@ mod tests {
             id: id.into(),
             state: state.into(),
             run_type: "scheduled".into(),
+            created: Some(start - 1.0),
             start: Some(start),
             end: (state != "running" && state != "queued").then_some(start + 30.0),
             conf: json!({}),
@@ -238,14 +270,16 @@ mod tests {
                 feature: "category".into(),
                 psi: 0.12,
                 held_over_critical: false,
+                since: None,
             },
             FeatureDrift {
                 feature: "price".into(),
                 psi: 0.31,
                 held_over_critical: true,
+                since: Some(480.0),
             },
         ];
-        let s = suggest(&drift, &[]).unwrap();
+        let s = suggest(&drift, &[], Some(100.0)).unwrap();
         assert_eq!(s.reason, RetrainReason::Drift);
         assert_eq!(s.features, ["price"]);
         assert_eq!(s.psi, Some(0.31));
@@ -255,18 +289,29 @@ mod tests {
             held_over_critical: false,
             ..drift[1].clone()
         }];
-        assert_eq!(suggest(&pending, &[]), None);
+        assert_eq!(suggest(&pending, &[], None), None);
         let drop = [PerformanceDrop {
             panel: "CTR".into(),
             value: 0.02,
             held: true,
+            since: Some(500.0),
         }];
         assert_eq!(
-            suggest(&pending, &drop).unwrap().reason,
+            suggest(&pending, &drop, None).unwrap().reason,
             RetrainReason::Performance
         );
         // drift wins over performance: it is the cause
-        assert_eq!(suggest(&drift, &drop).unwrap().reason, RetrainReason::Drift);
+        assert_eq!(
+            suggest(&drift, &drop, None).unwrap().reason,
+            RetrainReason::Drift
+        );
+        // a retrain started after the breaches began answers them
+        assert_eq!(suggest(&drift, &drop, Some(520.0)), None);
+        // a breach that began after that retrain suggests again
+        assert_eq!(
+            suggest(&drift, &drop, Some(490.0)).unwrap().reason,
+            RetrainReason::Performance
+        );
     }
 
     #[test]

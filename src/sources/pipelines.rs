@@ -51,6 +51,7 @@ fn run(r: DagRun) -> PipelineRun {
         id: r.run_id,
         state: r.state.as_str().to_string(),
         run_type: r.run_type,
+        created: r.run_after.or(r.queued_at),
         start: r.start,
         end: r.end,
         conf: r.conf,

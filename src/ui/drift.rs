@@ -8,8 +8,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::Theme;
 use super::format::{self, fit, fit_right};
-use super::{Theme, state_label};
 use crate::app::App;
 use crate::domain::drift::{Drift, band};
 use crate::domain::panel::{Bins, Level, Measure, PanelTrack, Reading};
@@ -141,7 +141,8 @@ pub fn drift(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) 
             Some(v) => format!("{v:.3}"),
             None => "—".into(),
         };
-        let (state, state_style) = state_label(p.alert_state(), theme);
+        // The same words as the layers use: warn below the held alert, stale, n/a.
+        let (state, state_style) = super::views::state_cell(p, theme);
         let stale = p.error.is_some();
         lines.push(Line::from(vec![
             Span::styled(

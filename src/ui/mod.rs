@@ -40,10 +40,18 @@ pub fn render(frame: &mut Frame, app: &App, theme: &Theme, now: f64) {
         View::Registry => registry::registry(frame, body, app, theme, now),
         View::Rollouts => rollouts::rollouts(frame, body, app, theme, now),
         View::Alerts => views::alerts(frame, body, app, theme, now),
-        View::Audit => registry::audit(frame, body, app, theme),
+        View::Audit => registry::audit(frame, body, app, theme, now),
     }
     render_alert_line(frame, alerts, app, theme, now);
-    render_footer(frame, footer, theme);
+    // A command's outcome shows on every view (the registry and audit views have their own
+    // line for it) in place of the key hints, for a while.
+    match app.current_outcome(now) {
+        Some(o) if !matches!(app.view, View::Registry | View::Audit) => frame.render_widget(
+            Paragraph::new(registry::outcome_line(Some(o), theme).unwrap_or_default()),
+            footer,
+        ),
+        _ => render_footer(frame, footer, theme),
+    }
     if app.help {
         render_help(frame, area, theme);
     }

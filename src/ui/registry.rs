@@ -22,8 +22,8 @@ fn outcome_style(o: Option<Outcome>, theme: &Theme) -> Style {
     }
 }
 
-fn outcome_line(o: &Option<OutcomeLine>, theme: &Theme) -> Option<Line<'static>> {
-    o.as_ref().map(|o| {
+pub(super) fn outcome_line(o: Option<&OutcomeLine>, theme: &Theme) -> Option<Line<'static>> {
+    o.map(|o| {
         Line::from(vec![
             Span::styled("▶ ", theme.accent),
             Span::styled(o.text.clone(), outcome_style(o.outcome, theme)),
@@ -219,18 +219,18 @@ pub fn registry(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(lines), body);
-    if let Some(l) = outcome_line(&app.outcome, theme) {
+    if let Some(l) = outcome_line(app.current_outcome(now), theme) {
         frame.render_widget(Paragraph::new(l).wrap(Wrap { trim: true }), outcome);
     }
     frame.render_widget(Paragraph::new(Line::styled(keys, theme.dim)), keys_row);
 }
 
-pub fn audit(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn audit(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) {
     let mut lines: Vec<Line> = vec![Line::styled(
         "Audit log — newest first (mltop audit prints it all)",
         theme.title,
     )];
-    if let Some(l) = outcome_line(&app.outcome, theme) {
+    if let Some(l) = outcome_line(app.current_outcome(now), theme) {
         lines.push(l);
     }
     if app.audit_tail.is_empty() {

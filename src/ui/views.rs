@@ -64,7 +64,7 @@ fn value_cell(p: &PanelTrack, theme: &Theme) -> (String, Style) {
 }
 
 /// The state column: alert state, or stale / error / n/a when there is no fresh number.
-fn state_cell(p: &PanelTrack, theme: &Theme) -> (String, Style) {
+pub(super) fn state_cell(p: &PanelTrack, theme: &Theme) -> (String, Style) {
     match (&p.error, &p.reading) {
         (Some(_), Some(_)) => ("? stale".into(), theme.warn),
         (Some(_), None) => ("! error".into(), theme.crit),

@@ -332,6 +332,7 @@ pub fn app_with_pipelines() -> App {
             id: id.into(),
             state: state.into(),
             run_type: kind.into(),
+            created: Some(start),
             start: Some(start),
             end: took.map(|t| start + t),
             conf,
