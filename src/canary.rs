@@ -349,7 +349,7 @@ impl Advice {
 pub fn automation(r: &RolloutInfo) -> String {
     use crate::domain::rollout::{MetricPhase, argo_verdict};
     if r.status == "Degraded" {
-        return "Argo: aborted — traffic is on stable; retry resumes the canary, undo rolls the spec back".into();
+        return "Argo: aborted, traffic on stable · T retries the canary, U undoes the spec".into();
     }
     if r.status == "Healthy" {
         return "Argo: nothing to do (Healthy)".into();

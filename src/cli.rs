@@ -380,7 +380,7 @@ pub fn audit(
             };
             let _ = writeln!(
                 out,
-                "{} {:<9} {} {} by {}@{}{from} ({}, {}){over}: {} — {}",
+                "{} {:<9} {} {} by {}@{}{from} ({}, {}){over}: {}{}",
                 r.time,
                 r.outcome.word(),
                 r.command,
@@ -389,7 +389,11 @@ pub fn audit(
                 r.host,
                 r.environment,
                 r.via,
-                r.effect,
+                if r.effect.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} — ", r.effect)
+                },
                 r.detail
             );
         }
@@ -666,20 +670,30 @@ pub async fn retrain(
         };
     // The evidence for a drift retrain: what is over its critical PSI now.
     let drift = match (reason, entry.service) {
-        (RetrainReason::Drift, Some(svc)) => match drift_now(cfg, svc).await {
-            Ok(d) => d,
-            Err(e) => {
-                let _ = writeln!(out, "(drift not read: {e})");
-                Vec::new()
+        (RetrainReason::Drift, Some(svc)) => {
+            let _ = writeln!(
+                out,
+                "reading the drift panels of service {} once…",
+                cfg.services[svc].name
+            );
+            match drift_now(cfg, svc).await {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = writeln!(out, "(drift not read: {e})");
+                    Vec::new()
+                }
             }
-        },
+        }
         _ => Vec::new(),
     };
     let suggestion = Suggestion {
         reason,
         features: drift.iter().map(|d| d.0.clone()).collect(),
         psi: drift.first().map(|d| d.1),
-        why: if drift.is_empty() {
+        why: if drift.is_empty() && reason == RetrainReason::Drift {
+            "--reason drift given on the command line, but no feature is over its critical PSI now"
+                .to_string()
+        } else if drift.is_empty() {
             format!("--reason {} given on the command line", reason.word())
         } else {
             format!(
@@ -758,8 +772,11 @@ pub async fn retrain(
     else {
         return fail(out, "internal: not a retrain", EXIT_USAGE);
     };
-    let (outcome, detail, after) =
+    let (outcome, mut detail, after) =
         crate::sources::pipelines::execute(pc, &dag, &conf, unpause).await;
+    if outcome == Outcome::Succeeded {
+        detail.push_str(" — triggered; follow it in the console's pipelines view (p)");
+    }
     let after = after.map(|p| {
         serde_json::json!({
             "paused": p.paused,

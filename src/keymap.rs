@@ -105,7 +105,7 @@ pub const KEYMAP: &[Binding] = &[
         keys: &[(KeyCode::Tab, N)],
         label: "Tab S-Tab",
         action: Action::NextView,
-        description: "Next / previous view: overview, layers, drift, registry, rollouts, …",
+        description: "Next / previous view, in turn through every view",
         hint: Some("Tab view"),
     },
     Binding {

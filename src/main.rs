@@ -258,6 +258,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             + &demo::pipelines_toml(&sims.pipelines, None);
         let mut cfg =
             Config::parse(&text, "<demo config>").map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+        // The demo's commands change nothing real: audit them apart from the real log.
+        if cfg.audit_log.is_none() && std::env::var_os("MLTOP_AUDIT_LOG").is_none() {
+            cfg.audit_log = mltop::audit::AuditLog::default_path()
+                .map(|p| p.with_file_name("demo-audit.jsonl"));
+        }
         // The demo Airflow's login, known here rather than read from the environment.
         for p in &mut cfg.pipelines {
             p.auth = config::Auth::Basic {
@@ -518,13 +523,19 @@ async fn run_demo(cli: &Cli, write_config: Option<PathBuf>, port: u16) -> Result
             "{}.airflow-password",
             abs.file_stem().unwrap_or_default().to_string_lossy()
         ));
-        std::fs::write(&password_file, demo::pipeline::PASSWORD).wrap_err_with(|| {
+        write_private(&password_file, demo::pipeline::PASSWORD).wrap_err_with(|| {
             format!(
                 "writing the demo Airflow password to {}",
                 password_file.display()
             )
         })?;
-        let text = demo::config_toml(&handle.metrics_url)
+        // The demo's commands are audited beside its config, not in the real audit log.
+        let audit = abs.with_file_name(format!(
+            "{}.audit.jsonl",
+            abs.file_stem().unwrap_or_default().to_string_lossy()
+        ));
+        let text = format!("audit_log = {:?}\n", audit.display().to_string())
+            + &demo::config_toml(&handle.metrics_url)
             + &demo::registry_toml(&sims.registry)
             + &demo::rollouts_toml(&sims.rollouts)
             + &demo::canary_toml()
@@ -581,4 +592,17 @@ async fn start_demo_backends(
         rollouts: format!("http://{rollouts}"),
         pipelines: format!("http://{pipelines}"),
     })
+}
+
+/// Write a file only its owner can read (a secret).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }

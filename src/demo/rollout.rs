@@ -21,11 +21,14 @@
 //! Controller semantics reproduced:
 //! - `setWeight` steps complete at once; a timed pause completes when its duration has elapsed
 //!   (status `Paused`, message `CanaryPauseStep`, meanwhile);
-//! - the analysis step starts an AnalysisRun (`recsys-latency`: v13's p99 latency ≤ 150 ms, a
+//! - the analysis step starts an AnalysisRun (`recsys-latency`: v13's p99 latency ≤ 250 ms, a
 //!   measurement every 30 s, count 3, failureLimit 2). Its measurements read the scripted
-//!   latency of v13 ([`crate::demo::script::latency`]); v13 is ~40 % slower from 2 min, so left
-//!   alone the run fails on its third measurement and the rollout aborts itself, as Argo does
-//!   (`Degraded`, `RolloutAborted: …`, traffic back to v12);
+//!   latency of v13 ([`crate::demo::script::latency`]). v13 is ~40 % slower than v12 from 2 min
+//!   (p99 ≈ 170 ms) but inside that absolute bound, so left alone the analysis passes and the
+//!   rollout goes on to 50 % and 100 % (Healthy, v13 stable, at ~7 demo minutes): only the
+//!   canary-vs-stable comparison (mltop's verdict) says roll back. With the strict bound
+//!   ([`P99_STRICT_BOUND`], 150 ms) the run fails on its third measurement and the rollout
+//!   aborts itself, as Argo does (`Degraded`, `RolloutAborted: …`, traffic back to v12);
 //! - `promote {"full":false}` skips the current pause or analysis (a running AnalysisRun is
 //!   terminated, which Argo reports as `Successful`); `{"full":true}` skips everything left:
 //!   v13 becomes stable, weight 100, `Healthy` (also from `Degraded`);
@@ -75,8 +78,14 @@ pub const CANARY_IMAGE: &str = "registry.example/recsys:v13";
 pub const ANALYSIS_TEMPLATE: &str = "recsys-latency";
 /// `spec.replicas`.
 pub const DESIRED_REPLICAS: u32 = 10;
-/// The analysis' success bound on v13's p99 latency, seconds.
-pub const P99_SUCCESS_BOUND: f64 = 0.150;
+/// The demo analysis' success bound on v13's p99 latency, seconds: an absolute SLO-style
+/// bound, lenient enough that v13's regression (p99 ≈ 170 ms against v12's 120 ms) passes it —
+/// only a canary-vs-stable comparison catches it, which is mltop's verdict. Left alone, the
+/// rollout therefore ships v13 to 100 % at ~7 demo minutes, before the 8-minute incident.
+pub const P99_SUCCESS_BOUND: f64 = 0.250;
+/// A strict bound (150 ms) under which v13's regression fails the analysis and the rollout
+/// aborts itself at ~5 demo minutes, as Argo does ([`RolloutSim::with_analysis_bound`]).
+pub const P99_STRICT_BOUND: f64 = 0.150;
 /// Demo seconds between two measurements of the analysis.
 pub const MEASUREMENT_INTERVAL: f64 = 30.0;
 /// Measurements per analysis run.
@@ -182,6 +191,8 @@ struct Ctl {
     active_run: Option<usize>,
     /// The latest demo time the state was advanced to.
     now: f64,
+    /// The analysis' success bound on v13's p99 latency, seconds.
+    p99_bound: f64,
 }
 
 type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
@@ -281,12 +292,21 @@ impl RolloutSim {
                     runs: Vec::new(),
                     active_run: None,
                     now: 0.0,
+                    p99_bound: P99_SUCCESS_BOUND,
                 }),
                 puts: AtomicUsize::new(0),
             }),
         };
         drop(sim.sync());
         sim
+    }
+
+    /// The same simulator with another success bound for the analysis (e.g.
+    /// [`P99_STRICT_BOUND`], under which the rollout aborts itself).
+    pub fn with_analysis_bound(self, p99_seconds: f64) -> RolloutSim {
+        self.lock().p99_bound = p99_seconds;
+        drop(self.sync());
+        self
     }
 
     /// The routes under [`DEFAULT_PREFIX`]: `GET rollouts/{ns}/info`,
@@ -427,7 +447,7 @@ impl Ctl {
                 return false;
             }
             run.taken += 1;
-            if v13_p99(t) <= P99_SUCCESS_BOUND {
+            if v13_p99(t) <= self.p99_bound {
                 run.successful += 1;
             } else {
                 run.failed += 1;

@@ -173,13 +173,13 @@ pub fn drift(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) 
     for (s, m, sug) in app.retrain_suggestions() {
         lines.push(Line::styled(
             format!(
-                "⟳ retrain {} suggested ({}): {} — press {key}",
+                "⟳ retrain {} suggested ({}) — press {key}",
                 app.pipelines[s].cfg.models[m].model,
                 sug.reason.word(),
-                sug.why
             ),
             theme.warn,
         ));
+        lines.push(Line::styled(format!("  {}", sug.why), theme.warn));
     }
     if let Some((si, pi)) = list.get(app.selected_feature) {
         let svc = &app.services[*si];
@@ -195,10 +195,9 @@ pub fn drift(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) 
             .unwrap_or_default();
         lines.push(Line::styled(
             format!(
-                "{} ({}) · {} · {reference}{age}",
+                "{} ({}) · {reference}{age}",
                 p.spec.feature.as_deref().unwrap_or(&p.spec.title),
                 svc.name,
-                p.spec.title
             ),
             theme.title,
         ));

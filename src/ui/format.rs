@@ -102,6 +102,26 @@ pub fn number(v: f64) -> String {
     format!("{s}{suffix}")
 }
 
+/// Words of `text` in lines of at most `width` characters (a longer word gets its own line).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(10);
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
 /// Data age: "4s", "3m", "2h", "5d".
 pub fn age(secs: f64) -> String {
     let s = secs.max(0.0).floor() as u64;
@@ -228,6 +248,15 @@ pub fn fit_right(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_breaks_between_words() {
+        assert_eq!(
+            wrap("RolloutAborted: Rollout aborted update to revision 2", 20),
+            ["RolloutAborted:", "Rollout aborted", "update to revision 2"]
+        );
+        assert!(wrap("", 20).is_empty());
+    }
 
     #[test]
     fn durations_keep_seconds_while_they_matter() {

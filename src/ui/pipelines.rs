@@ -157,7 +157,7 @@ pub fn pipelines(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f
         Some(sug) => {
             lines.push(Line::styled(
                 format!(
-                    "  ⟳ retrain suggested ({}): {} — press {retrain_key}",
+                    "  ⟳ retrain suggested ({}) — press {retrain_key}: {}",
                     sug.reason.word(),
                     sug.why
                 ),
@@ -178,12 +178,13 @@ pub fn pipelines(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f
     if p.paused {
         lines.push(Line::styled(
             format!(
-                "  PAUSED in Airflow: scheduled runs do not start{}",
+                "  PAUSED in Airflow: no runs start{}",
                 if v.cfg.unpause {
-                    "; a retrain unpauses it first"
+                    "; {retrain_key} unpauses it first"
                 } else {
-                    "; a retrain is refused (unpause = false)"
+                    "; {retrain_key} is refused (unpause = false)"
                 }
+                .replace("{retrain_key}", &retrain_key)
             ),
             theme.warn,
         ));

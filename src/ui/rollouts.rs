@@ -265,10 +265,13 @@ pub fn rollouts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
             theme.title,
         ));
         if !ro.message.is_empty() {
-            lines.push(Line::styled(
-                format!("  {}", ro.message),
-                status_style(&ro.status, theme),
-            ));
+            // Argo's messages run long (an abort names the metric and its limits): wrap them.
+            for l in format::wrap(&ro.message, (area.width as usize).saturating_sub(2)) {
+                lines.push(Line::styled(
+                    format!("  {l}"),
+                    status_style(&ro.status, theme),
+                ));
+            }
         }
         lines.extend(ladder(ro, theme, area.width as usize));
         lines.push(Line::styled(
