@@ -182,8 +182,8 @@ pub struct App {
     pub selected_pipeline: usize,
     /// Index into `rollout_list()`.
     pub selected_rollout: usize,
-    /// Index into `drift_list()`.
-    pub selected_feature: usize,
+    /// The selected drift panel (service, panel): it stays selected when the ranking changes.
+    pub selected_drift: Option<(usize, usize)>,
     /// Index into `model_list()`.
     pub selected_model: usize,
     pub commands: CommandLayer,
@@ -282,7 +282,7 @@ impl App {
                 .collect(),
             selected_pipeline: 0,
             selected_rollout: 0,
-            selected_feature: 0,
+            selected_drift: None,
             selected_model: 0,
             commands: CommandLayer::new(
                 if config.readonly {
@@ -436,7 +436,7 @@ impl App {
         match self.view {
             View::Pipelines => self.pipeline_list().get(self.selected_pipeline).copied(),
             View::Drift => {
-                let (si, _) = *self.drift_list().get(self.selected_feature)?;
+                let (si, _) = *self.drift_list().get(self.selected_feature())?;
                 self.pipeline_list()
                     .into_iter()
                     .find(|&(s, m)| self.pipelines[s].cfg.models[m].service == Some(si))
@@ -696,11 +696,22 @@ impl App {
             Action::OpenRollouts => self.view = View::Rollouts,
             Action::OpenDrift => self.view = View::Drift,
             Action::OpenPipelines => self.view = View::Pipelines,
+            Action::NextModel | Action::PrevModel if self.view == View::Drift => {
+                let list = self.drift_list();
+                if list.len() < 2 {
+                    return false;
+                }
+                let by = if a == Action::NextModel {
+                    1
+                } else {
+                    list.len() - 1
+                };
+                self.selected_drift = Some(list[(self.selected_feature() + by) % list.len()]);
+            }
             Action::NextModel | Action::PrevModel => {
                 // j/k select within the list of the view on screen.
                 let (n, sel) = match self.view {
                     View::Rollouts => (self.rollout_list().len(), &mut self.selected_rollout),
-                    View::Drift => (self.drift_list().len(), &mut self.selected_feature),
                     View::Pipelines => (self.pipeline_list().len(), &mut self.selected_pipeline),
                     _ => (self.model_list().len(), &mut self.selected_model),
                 };
@@ -971,6 +982,13 @@ impl App {
         let _ = now;
     }
 
+    /// The position of the selected drift panel in `drift_list()` (the top one by default).
+    pub fn selected_feature(&self) -> usize {
+        self.selected_drift
+            .and_then(|k| self.drift_list().iter().position(|x| *x == k))
+            .unwrap_or(0)
+    }
+
     /// Every drift panel (PSI, precomputed drift gauges) as (service, panel), the most drifted
     /// first; panels without a value last.
     pub fn drift_list(&self) -> Vec<(usize, usize)> {
@@ -1136,6 +1154,54 @@ mod tests {
 
     fn key(c: KeyCode) -> Msg {
         Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn the_selected_feature_stays_selected_when_the_ranking_changes() {
+        let c = Config::parse(
+            &crate::demo::config_toml("http://127.0.0.1:9/metrics"),
+            "demo",
+        )
+        .unwrap();
+        let mut a = App::new(&c);
+        let psi = |a: &mut App, values: &[(&str, f64)], at: f64| {
+            let panels = values
+                .iter()
+                .map(|(title, v)| {
+                    let pi = a.services[0]
+                        .panels
+                        .iter()
+                        .position(|p| p.spec.title == *title)
+                        .unwrap();
+                    (
+                        (0, pi),
+                        Ok(crate::domain::panel::PanelReading::value(
+                            crate::domain::panel::Reading::Value(*v),
+                        )),
+                    )
+                })
+                .collect();
+            a.update(
+                Msg::Source(SourceEvent::Polled {
+                    source: 0,
+                    at,
+                    panels,
+                    splits: Vec::new(),
+                }),
+                at,
+            );
+        };
+        psi(&mut a, &[("PSI price", 0.30), ("PSI category", 0.10)], 1.0);
+        a.update(key(KeyCode::Char('d')), 1.0);
+        let top = a.drift_list()[0];
+        assert_eq!(a.services[0].panels[top.1].spec.title, "PSI price");
+        a.update(key(KeyCode::Char('j')), 1.0);
+        let chosen = a.selected_drift.unwrap();
+        assert_eq!(a.services[0].panels[chosen.1].spec.title, "PSI category");
+        // category overtakes price: the selection follows the feature, not the row
+        psi(&mut a, &[("PSI price", 0.05), ("PSI category", 0.40)], 2.0);
+        assert_eq!(a.selected_feature(), 0);
+        assert_eq!(a.drift_list()[a.selected_feature()], chosen);
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "1-4",
         action: Action::OpenLayer(Layer::System),
         description: "System · Model · Data · Business layer in detail",
-        hint: Some("1-4 layer"),
+        hint: Some("1-4 layers"),
     },
     Binding {
         mode: Mode::Normal,
@@ -106,7 +106,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "Tab S-Tab",
         action: Action::NextView,
         description: "Next / previous view, in turn through every view",
-        hint: Some("Tab view"),
+        hint: None,
     },
     Binding {
         mode: Mode::Normal,
@@ -130,7 +130,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "s→ S←",
         action: Action::NextService,
         description: "Next / previous service",
-        hint: Some("s service"),
+        hint: None,
     },
     Binding {
         mode: Mode::Normal,
@@ -158,7 +158,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "d",
         action: Action::OpenDrift,
         description: "Drift: features ranked by PSI, trend, reference vs current per bin",
-        hint: None,
+        hint: Some("d drift"),
     },
     Binding {
         mode: Mode::Normal,
@@ -166,7 +166,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "p",
         action: Action::OpenPipelines,
         description: "Pipelines: retraining runs, the one in progress, last trained",
-        hint: None,
+        hint: Some("p training"),
     },
     Binding {
         mode: Mode::Normal,
@@ -182,7 +182,7 @@ pub const KEYMAP: &[Binding] = &[
         label: "o",
         action: Action::OpenRollouts,
         description: "Rollouts: phase, step ladder, weights, replica sets, analysis runs",
-        hint: None,
+        hint: Some("o rollouts"),
     },
     Binding {
         mode: Mode::Normal,

@@ -108,6 +108,7 @@ fn detail(lines: &mut Vec<Line<'static>>, d: &Drift, width: usize, theme: &Theme
 
 pub fn drift(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) {
     let list = app.drift_list();
+    let selected = app.selected_feature();
     let mut lines: Vec<Line> = Vec::new();
     if list.is_empty() {
         lines.push(Line::styled(
@@ -131,7 +132,7 @@ pub fn drift(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) 
     for (i, (si, pi)) in list.iter().enumerate() {
         let svc = &app.services[*si];
         let p = &svc.panels[*pi];
-        let sel = i == app.selected_feature;
+        let sel = i == selected;
         let name = format!(
             "{}/{}",
             svc.name,
@@ -169,7 +170,11 @@ pub fn drift(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) 
         ]));
     }
     // The feedback loop: drift held over its critical threshold → retrain, one key away.
-    let key = crate::keymap::label_for(crate::keymap::Action::Retrain);
+    let key = if app.readonly {
+        "N (read-only here)".to_string()
+    } else {
+        crate::keymap::label_for(crate::keymap::Action::Retrain)
+    };
     for (s, m, sug) in app.retrain_suggestions() {
         lines.push(Line::styled(
             format!(
@@ -181,7 +186,7 @@ pub fn drift(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f64) 
         ));
         lines.push(Line::styled(format!("  {}", sug.why), theme.warn));
     }
-    if let Some((si, pi)) = list.get(app.selected_feature) {
+    if let Some((si, pi)) = list.get(selected) {
         let svc = &app.services[*si];
         let p = &svc.panels[*pi];
         lines.push(Line::raw(""));

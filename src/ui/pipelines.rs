@@ -106,7 +106,11 @@ pub fn pipelines(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f
             ));
         }
     }
-    let retrain_key = keymap::label_for(Action::Retrain);
+    let retrain_key = if app.readonly {
+        "N (read-only here)".to_string()
+    } else {
+        keymap::label_for(Action::Retrain)
+    };
     let list = app.pipeline_list();
     for (i, (s, m)) in list.iter().enumerate() {
         let v = &app.pipelines[*s];

@@ -106,6 +106,7 @@ fn canary_lines(
     ro: &RolloutInfo,
     theme: &Theme,
     now: f64,
+    readonly: bool,
 ) {
     let set = ro
         .set_weight
@@ -177,7 +178,17 @@ fn canary_lines(
     }
     let abort = keymap::label_for(Action::RolloutCmd(RolloutCommand::Abort));
     let promote = keymap::label_for(Action::Promote);
-    let advice = k.advice(now, &abort, &promote);
+    let mut advice = k.advice(now, &abort, &promote);
+    if readonly && !advice.action.is_empty() {
+        // The advice stands; the keys do not act in read-only mode.
+        let what = advice
+            .action
+            .split(" — ")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        advice.action = format!("{what} — read-only here: act from a read-write session");
+    }
     let loud = match advice.verdict {
         Some(Verdict::RollBack) => theme.crit,
         _ => theme.text,
@@ -304,7 +315,7 @@ pub fn rollouts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f6
             ));
         }
         if let Some(k) = app.canary_of(*c, ro) {
-            canary_lines(&mut lines, k, ro, theme, now);
+            canary_lines(&mut lines, k, ro, theme, now, app.readonly);
         }
         for a in &ro.analysis_runs {
             lines.push(Line::from(vec![
