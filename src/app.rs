@@ -674,10 +674,7 @@ impl App {
                         .as_ref()
                         .is_some_and(|o| now - o.at < OUTCOME_SHOWN_SECS + 2.0)
             }
-            Msg::Source(ev) => {
-                self.apply_source(ev, now);
-                true
-            }
+            Msg::Source(ev) => self.apply_source_changed(ev, now),
         }
     }
 
@@ -779,6 +776,56 @@ impl App {
                 e.updated_at = Some(at);
             }
             Err(err) => e.error = Some(clean(&err, 200)),
+        }
+    }
+
+    /// Apply a source event; `false` when it changed nothing on screen (a registry, rollout
+    /// controller or pipeline server that said the same as last time): no redraw for it.
+    fn apply_source_changed(&mut self, ev: SourceEvent, now: f64) -> bool {
+        type Seen = (Vec<(Option<ModelState>, Option<String>)>, Option<String>);
+        let registry = |a: &App, r: usize| -> Option<Seen> {
+            let v = a.registries.get(r)?;
+            Some((
+                v.models
+                    .iter()
+                    .map(|m| (m.state.clone(), m.error.clone()))
+                    .collect(),
+                v.error.clone(),
+            ))
+        };
+        match &ev {
+            SourceEvent::Registry { registry: r, .. } => {
+                let r = *r;
+                let before = registry(self, r);
+                self.apply_source(ev, now);
+                before != registry(self, r)
+            }
+            SourceEvent::Rollouts { source, .. } => {
+                let s = *source;
+                let seen = |a: &App| {
+                    a.rollouts
+                        .get(s)
+                        .map(|v| (v.rollouts.clone(), v.error.clone()))
+                };
+                let before = seen(self);
+                self.apply_source(ev, now);
+                before != seen(self)
+            }
+            SourceEvent::Pipelines { source, .. } => {
+                let s = *source;
+                let seen = |a: &App| {
+                    a.pipelines
+                        .get(s)
+                        .map(|v| (v.pipelines.clone(), v.error.clone()))
+                };
+                let before = seen(self);
+                self.apply_source(ev, now);
+                before != seen(self)
+            }
+            _ => {
+                self.apply_source(ev, now);
+                true
+            }
         }
     }
 
@@ -1154,6 +1201,41 @@ mod tests {
 
     fn key(c: KeyCode) -> Msg {
         Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn a_controller_that_says_the_same_again_causes_no_redraw() {
+        let text = crate::demo::rollouts_toml("http://127.0.0.1:3100");
+        let mut a = App::new(&Config::parse(&text, "t").unwrap());
+        let info = crate::sources::argo::RolloutInfo {
+            namespace: "ml".into(),
+            name: "recsys".into(),
+            status: "Paused".into(),
+            ..Default::default()
+        };
+        let read = |info: &crate::sources::argo::RolloutInfo, at: f64| {
+            Msg::Source(SourceEvent::Rollouts {
+                source: 0,
+                at,
+                result: Ok(vec![info.clone()]),
+            })
+        };
+        assert!(a.update(read(&info, 1.0), 1.0), "the first read shows");
+        assert!(
+            !a.update(read(&info, 3.0), 3.0),
+            "the same again: no redraw"
+        );
+        let mut moved = info.clone();
+        moved.status = "Progressing".into();
+        assert!(a.update(read(&moved, 5.0), 5.0));
+        assert!(a.update(
+            Msg::Source(SourceEvent::Rollouts {
+                source: 0,
+                at: 7.0,
+                result: Err("cannot connect".into()),
+            }),
+            7.0
+        ));
     }
 
     #[test]

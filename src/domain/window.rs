@@ -16,15 +16,29 @@ type SeriesKey = BTreeMap<String, String>;
 pub struct Snapshot {
     pub at: f64,
     series: HashMap<String, Vec<(SeriesKey, f64)>>,
+    /// A hash of each series' labels, parallel to `series`: finding a series again in older
+    /// scrapes compares one number instead of every label.
+    ids: HashMap<String, Vec<u64>>,
+}
+
+fn series_id(labels: &SeriesKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut h);
+    h.finish()
 }
 
 impl Snapshot {
     pub fn new(at: f64, samples: Vec<Sample>) -> Snapshot {
         let mut series: HashMap<String, Vec<(SeriesKey, f64)>> = HashMap::new();
+        let mut ids: HashMap<String, Vec<u64>> = HashMap::new();
         for s in samples {
+            ids.entry(s.name.clone())
+                .or_default()
+                .push(series_id(&s.labels));
             series.entry(s.name).or_default().push((s.labels, s.value));
         }
-        Snapshot { at, series }
+        Snapshot { at, series, ids }
     }
 
     fn matching<'a>(
@@ -125,33 +139,64 @@ impl ScrapeWindow {
     }
 
     /// Increase of every series matching `sel` over the window (ending `offset` before the
-    /// newest scrape), keyed by labels, and the time span it covers. `None` until there are two
-    /// scrapes in that window.
+    /// newest scrape), with its labels, and the time span it covers. `None` until there are two
+    /// scrapes in that window. The series are those of the window's last scrape; each is found
+    /// again in the earlier scrapes by its label hash (at the same position when the page keeps
+    /// its order, as exporters do), which keeps large pages cheap to evaluate. A series gone by
+    /// the window's end is left out.
     fn increases_in(
         &self,
         sel: &Selector,
         window: f64,
         offset: f64,
-    ) -> Option<(HashMap<SeriesKey, f64>, f64)> {
+    ) -> Option<(Vec<(&SeriesKey, f64)>, f64)> {
         let snaps = self.in_range(window, offset);
         if snaps.len() < 2 {
             return None;
         }
         let span = snaps.last()?.at - snaps.first()?.at;
-        let mut points: HashMap<&SeriesKey, Vec<(f64, f64)>> = HashMap::new();
+        let last = *snaps.last()?;
+        let (Some(series), Some(ids)) = (last.series.get(&sel.metric), last.ids.get(&sel.metric))
+        else {
+            return Some((Vec::new(), span));
+        };
+        let matched: Vec<usize> = series
+            .iter()
+            .enumerate()
+            .filter(|(_, (labels, _))| {
+                sel.labels
+                    .iter()
+                    .all(|(k, v)| labels.get(k).is_some_and(|x| x == v))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut points: Vec<Vec<(f64, f64)>> = vec![Vec::with_capacity(snaps.len()); matched.len()];
         for s in &snaps {
-            for (k, v) in s.matching(sel) {
-                points.entry(k).or_default().push((s.at, *v));
+            let (Some(values), Some(their)) = (s.series.get(&sel.metric), s.ids.get(&sel.metric))
+            else {
+                continue;
+            };
+            for (j, &i) in matched.iter().enumerate() {
+                let id = ids[i];
+                let at = if their.get(i) == Some(&id) {
+                    Some(i)
+                } else {
+                    their.iter().position(|x| *x == id)
+                };
+                if let Some(p) = at {
+                    points[j].push((s.at, values[p].1));
+                }
             }
         }
-        let inc = points
-            .into_iter()
-            .filter_map(|(k, p)| counter::increase(&p).map(|i| (k.clone(), i)))
+        let inc = matched
+            .iter()
+            .zip(points)
+            .filter_map(|(&i, p)| counter::increase(&p).map(|x| (&series[i].0, x)))
             .collect();
         Some((inc, span))
     }
 
-    fn increases(&self, sel: &Selector, window: f64) -> Option<(HashMap<SeriesKey, f64>, f64)> {
+    fn increases(&self, sel: &Selector, window: f64) -> Option<(Vec<(&SeriesKey, f64)>, f64)> {
         self.increases_in(sel, window, 0.0)
     }
 
@@ -242,7 +287,7 @@ impl ScrapeWindow {
         if span <= 0.0 {
             return Err(wait());
         }
-        Ok(inc.values().sum::<f64>() / span)
+        Ok(inc.iter().map(|x| x.1).sum::<f64>() / span)
     }
 
     /// Bucket increases summed by `le` over every matching series (`sum by (le) (increase(..))`).
@@ -355,7 +400,7 @@ impl ScrapeWindow {
                     if inc.is_empty() {
                         return Err(no_series(requests));
                     }
-                    let users: f64 = inc.values().sum();
+                    let users: f64 = inc.iter().map(|x| x.1).sum();
                     let counts: Vec<f64> = c.into_iter().map(|(_, v)| v).collect();
                     Ok(super::homogeneity::reading(
                         &counts, users, *stat, *catalogue,
@@ -461,6 +506,31 @@ mod tests {
             window: 60.0,
         };
         assert_eq!(w.evaluate(&m, 10.0), Reading::Value((50.0 + 4.0) / 10.0));
+    }
+
+    #[test]
+    fn series_are_found_again_when_the_page_reorders_them() {
+        let mut w = ScrapeWindow::new(600.0);
+        w.push(Snapshot::new(
+            0.0,
+            vec![
+                sample("req_total", &[("v", "1")], 100.0),
+                sample("req_total", &[("v", "2")], 10.0),
+            ],
+        ));
+        w.push(Snapshot::new(
+            10.0,
+            vec![
+                sample("req_total", &[("v", "3")], 7.0), // new: one point, no increase yet
+                sample("req_total", &[("v", "2")], 30.0),
+                sample("req_total", &[("v", "1")], 150.0),
+            ],
+        ));
+        let m = Measure::Rate {
+            counter: sel("req_total", &[]),
+            window: 60.0,
+        };
+        assert_eq!(w.evaluate(&m, 10.0), Reading::Value((50.0 + 20.0) / 10.0));
     }
 
     #[test]
