@@ -153,6 +153,16 @@ pub enum HomogeneityStat {
 }
 
 impl HomogeneityStat {
+    /// In words, for the query description.
+    pub fn word(self) -> &'static str {
+        match self {
+            HomogeneityStat::Personalisation => "personalisation (1 − overlap between lists)",
+            HomogeneityStat::Coverage => "coverage (distinct items / catalogue)",
+            HomogeneityStat::Top1Share => "top-1 share (lists holding the most recommended item)",
+            HomogeneityStat::Entropy => "normalised entropy of the items",
+        }
+    }
+
     pub fn pick(self, h: &super::homogeneity::Homogeneity) -> Option<f64> {
         match self {
             HomogeneityStat::Personalisation => Some(h.personalisation),

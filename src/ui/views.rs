@@ -309,7 +309,8 @@ pub fn describe_measure(m: &Measure) -> String {
             window,
             ..
         } => format!(
-            "{stat:?} of lists from {} by `{item_label}` / {} over {window}s",
+            "{} of lists from {} by `{item_label}` / {} over {window}s",
+            stat.word(),
             describe(items),
             describe(requests)
         ),
