@@ -313,8 +313,10 @@ pub fn promote_request(
     describe: &dyn Fn(&AliasMove) -> String,
 ) -> Result<CommandRequest, String> {
     let plan = plan_promote(m, &reg.aliases)?;
-    let warning = reg.gate_for(&m.name).and_then(|g| {
-        let v = m.gate(&reg.aliases, g)?;
+    let verdict = reg
+        .gate_for(&m.name)
+        .and_then(|g| Some((g, m.gate(&reg.aliases, g)?)));
+    let warning = verdict.as_ref().and_then(|(g, v)| {
         (!v.passed).then(|| {
             format!(
                 "the challenger FAILS the validation gate: {} — {}",
@@ -323,9 +325,13 @@ pub fn promote_request(
             )
         })
     });
-    Ok(request_from_plan(
-        "promote", reg, registry, plan, describe, warning,
-    ))
+    let mut req = request_from_plan("promote", reg, registry, plan, describe, warning);
+    // The gate's verdict is part of what the operator must see before saying yes.
+    req.impact = match &verdict {
+        Some((g, v)) => vec![format!("validation gate: {}", v.summary(g))],
+        None => vec!["validation gate: none configured for this model".into()],
+    };
+    Ok(req)
 }
 
 /// Roll the champion of `m` back to the recorded previous champion.
