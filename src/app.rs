@@ -198,6 +198,8 @@ pub struct App {
     pub effects: Vec<Effect>,
     /// The time of the update being handled (unix seconds).
     pub now: f64,
+    /// `--demo`: when demo time 0 was (unix seconds) and the speed, for the demo clock.
+    pub demo_clock: Option<(f64, f64)>,
 }
 
 impl App {
@@ -299,6 +301,7 @@ impl App {
             audit_tail: Vec::new(),
             effects: Vec::new(),
             now: 0.0,
+            demo_clock: None,
         }
     }
 

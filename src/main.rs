@@ -435,6 +435,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
     let mut app = App::new(&cfg);
     app.demo = demo_handle.is_some();
+    if let Some(h) = &demo_handle {
+        let speed = cli.speed.max(0.001);
+        app.demo_clock = Some((mltop::sources::unix_now() - h.demo_secs() / speed, speed));
+    }
     debug_panic_hook();
     let exit = tui::run(app, theme, rx, runtime, cancel.clone()).await?;
     cancel.cancel();

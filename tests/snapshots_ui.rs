@@ -258,3 +258,11 @@ fn pipelines_view_shows_runs_tasks_and_last_trained_at_80x24() {
     }
     insta::assert_snapshot!(s);
 }
+
+#[test]
+fn the_demo_badge_carries_the_story_clock() {
+    let mut app = fixture::app();
+    app.demo_clock = Some((fixture::NOW - 25.2, 10.0));
+    let s = screen(&app, 80, 24);
+    assert!(s.lines().next().unwrap().contains("DEMO t=4:12 ×10"), "{s}");
+}

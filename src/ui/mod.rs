@@ -97,7 +97,20 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, now: f
         spans.push(Span::styled(" READ-ONLY ", theme.badge));
     }
     if app.demo {
-        spans.push(Span::styled(" DEMO ", theme.badge));
+        // The demo story's own time (holds and timings are in it at --speed N).
+        let clock = app
+            .demo_clock
+            .map(|(start, speed)| {
+                let t = ((now - start) * speed).max(0.0) as u64;
+                let x = if (speed - 1.0).abs() < 1e-9 {
+                    String::new()
+                } else {
+                    format!(" ×{speed}")
+                };
+                format!(" t={}:{:02}{x}", t / 60, t % 60)
+            })
+            .unwrap_or_default();
+        spans.push(Span::styled(format!(" DEMO{clock} "), theme.badge));
     }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let c = clock(now);
