@@ -482,6 +482,13 @@ wait "$p""#;
                 },
             )
             .env("AIRFLOW_HOME", &home)
+            // SQLite with a long busy timeout: the scheduler, the DAG processor and the API
+            // server write to one file, and on a loaded 2-core CI machine the default 5 s wait
+            // for its lock ran out once ("500 Database error" on a request).
+            .env(
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+                format!("sqlite:///{}/airflow.db?timeout=60", home.display()),
+            )
             .env("AIRFLOW__CORE__DAGS_FOLDER", dags_folder())
             .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
             // The default of 32 worker slots costs ~5 GB.
