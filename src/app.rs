@@ -381,11 +381,13 @@ impl App {
         // The guard speaks first: in read-only mode nothing is even planned.
         let verb = if promote { "promote" } else { "rollback" };
         let target = format!("{}@{}", entry.name, reg.cfg.name);
-        if let Some((reason, record)) = self.commands.refuse(verb, &target, &reg.cfg.environment) {
-            self.say(Some(Outcome::Refused), format!("refused: {reason}"));
-            self.audit(record);
+        let environment = reg.cfg.environment.clone();
+        if self.guard_refuses(verb, &target, &environment) {
             return;
         }
+        let Some((reg, entry)) = self.selected() else {
+            return;
+        };
         if let Some(err) = reg.error.clone().or_else(|| entry.error.clone()) {
             let name = entry.name.clone();
             self.say(
@@ -411,25 +413,49 @@ impl App {
         } else {
             crate::commands::rollback_request(&cfg, r, &state, &describe)
         };
-        let req = match built {
-            Ok(req) => req,
+        // Nothing to do (no challenger, no recorded previous champion) is said and audited.
+        self.offer(verb, &target, &cfg.environment, built);
+    }
+
+    /// The command layer's guard (read-only, wallboard), before anything is read or planned:
+    /// `true` when it refused (said and audited).
+    fn guard_refuses(&mut self, command: &'static str, target: &str, environment: &str) -> bool {
+        match self.commands.refuse(command, target, environment) {
+            Some((reason, record)) => {
+                self.say(Some(Outcome::Refused), format!("refused: {reason}"));
+                self.audit(record);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Offer a planned command for confirmation. A plan that could not be made (nothing to
+    /// promote, a phase Argo does not allow it in, a paused pipeline) is said and audited as an
+    /// attempt that failed before anything was planned, as the CLI twins do.
+    fn offer(
+        &mut self,
+        command: &'static str,
+        target: &str,
+        environment: &str,
+        built: Result<crate::commands::CommandRequest, String>,
+    ) {
+        match built {
+            Ok(req) => match self.commands.request(req) {
+                Requested::Refused { reason, record } => {
+                    self.say(Some(Outcome::Refused), format!("refused: {reason}"));
+                    self.audit(*record);
+                }
+                Requested::Busy(why) => self.say(None, why),
+                Requested::Confirm(c) => self.confirm = Some(*c),
+            },
             Err(why) => {
-                // Nothing to do (no challenger, no recorded previous champion): an attempt that
-                // failed before anything was planned, audited as such.
                 let record =
                     self.commands
-                        .unplanned(verb, &target, &cfg.environment, Outcome::Failed, &why);
+                        .unplanned(command, target, environment, Outcome::Failed, &why);
                 self.audit(record);
-                return self.say(Some(Outcome::Failed), why);
+                self.say(Some(Outcome::Failed), why);
             }
-        };
-        match self.commands.request(req) {
-            Requested::Refused { reason, record } => {
-                self.say(Some(Outcome::Refused), format!("refused: {reason}"));
-                self.audit(*record);
-            }
-            Requested::Busy(why) => self.say(None, why),
-            Requested::Confirm(c) => self.confirm = Some(*c),
         }
     }
 
@@ -467,11 +493,10 @@ impl App {
         let cfg = v.cfg.clone();
         let entry = cfg.models[m].clone();
         let target = format!("{}@{}", entry.dag, cfg.name);
-        if let Some((reason, record)) = self.commands.refuse("retrain", &target, &cfg.environment) {
-            self.say(Some(Outcome::Refused), format!("refused: {reason}"));
-            self.audit(record);
+        if self.guard_refuses("retrain", &target, &cfg.environment) {
             return;
         }
+        let v = &self.pipelines[s];
         let pipeline = match (&v.error, &v.pipelines[m]) {
             (Some(e), _) => Err(format!("the pipeline server cannot be read right now: {e}")),
             (None, Some(Ok(p))) => Ok(p.clone()),
@@ -487,7 +512,7 @@ impl App {
         };
         let suggestion = self.retrain_suggestion(s, m);
         let user = self.commands.operator().user.clone();
-        match crate::commands::retrain_request(
+        let built = crate::commands::retrain_request(
             &cfg,
             s,
             m,
@@ -495,29 +520,9 @@ impl App {
             suggestion.as_ref(),
             &user,
             self.now,
-        ) {
-            Ok(req) => match self.commands.request(req) {
-                Requested::Refused { reason, record } => {
-                    self.say(Some(Outcome::Refused), format!("refused: {reason}"));
-                    self.audit(*record);
-                }
-                Requested::Busy(why) => self.say(None, why),
-                Requested::Confirm(c) => self.confirm = Some(*c),
-            },
-            // Paused and not allowed to unpause: say so, send nothing, and audit the attempt
-            // as the CLI does.
-            Err(why) => {
-                let record = self.commands.unplanned(
-                    "retrain",
-                    &target,
-                    &cfg.environment,
-                    Outcome::Failed,
-                    &why,
-                );
-                self.audit(record);
-                self.say(Some(Outcome::Failed), why);
-            }
-        }
+        );
+        // A paused pipeline (unpause not allowed) is said and audited; nothing is sent.
+        self.offer("retrain", &target, &cfg.environment, built);
     }
 
     /// A rollout command on the selected rollout, through the command layer.
@@ -538,12 +543,10 @@ impl App {
         let info = v.rollouts[r].clone();
         let cfg = v.cfg.clone();
         let target = format!("{}/{}@{}", info.namespace, info.name, cfg.name);
-        if let Some((reason, record)) = self.commands.refuse("rollout", &target, &cfg.environment) {
-            self.say(Some(Outcome::Refused), format!("refused: {reason}"));
-            self.audit(record);
+        if self.guard_refuses("rollout", &target, &cfg.environment) {
             return;
         }
-        if let Some(err) = v.error.clone() {
+        if let Some(err) = self.rollouts[c].error.clone() {
             self.say(
                 None,
                 format!("not acting on {target}: the controller cannot be read right now: {err}"),
@@ -559,28 +562,10 @@ impl App {
             }
         };
         let canary = self.canary_of(c, &info).cloned();
-        match crate::commands::rollout_request(&cfg, c, &info, cmd, &line, canary.as_ref(), now) {
-            Ok(req) => match self.commands.request(req) {
-                Requested::Refused { reason, record } => {
-                    self.say(Some(Outcome::Refused), format!("refused: {reason}"));
-                    self.audit(*record);
-                }
-                Requested::Busy(why) => self.say(None, why),
-                Requested::Confirm(c) => self.confirm = Some(*c),
-            },
-            // Not offered in this phase: say why, send nothing, audit the attempt.
-            Err(why) => {
-                let record = self.commands.unplanned(
-                    "rollout",
-                    &target,
-                    &cfg.environment,
-                    Outcome::Failed,
-                    &why,
-                );
-                self.audit(record);
-                self.say(Some(Outcome::Failed), why);
-            }
-        }
+        let built =
+            crate::commands::rollout_request(&cfg, c, &info, cmd, &line, canary.as_ref(), now);
+        // A command Argo does not offer in this phase is said and audited; nothing is sent.
+        self.offer("rollout", &target, &cfg.environment, built);
     }
 
     fn confirm_yes(&mut self) {

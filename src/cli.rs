@@ -202,6 +202,61 @@ fn ask(input: &mut dyn BufRead, out: &mut impl Write, prompt: &str, expect: &str
     input.read_line(&mut line).is_ok() && line.trim() == expect
 }
 
+/// What the operator types at each step of a confirmation, and what is said when they do not.
+struct Prompts<'a> {
+    /// (prompt, the text that confirms) for the first confirmation and for a second one.
+    first: (&'a str, &'a str),
+    second: (&'a str, &'a str),
+    /// Why nothing was sent, when the first or the second confirmation was not given.
+    not_first: &'a str,
+    not_second: &'a str,
+}
+
+/// Ask until the command layer says send: `--yes` answers the first confirmation, the second
+/// flag (`--override-gate`, or `--yes` again where it means both) the second. `Err` is the exit
+/// code when the operator did not confirm (audited as cancelled).
+fn confirm(
+    layer: &mut crate::commands::CommandLayer,
+    log: &AuditLog,
+    mut c: crate::commands::Confirmation,
+    answers: &mut Answers<'_>,
+    out: &mut impl Write,
+    prompts: &Prompts<'_>,
+) -> Result<crate::commands::Confirmation, i32> {
+    show(&c, out);
+    loop {
+        let (prompt, expect) = if c.step == 1 {
+            prompts.first
+        } else {
+            prompts.second
+        };
+        let yes = match answers {
+            Answers::Flags { yes, override_gate } => {
+                if c.step == 1 {
+                    *yes
+                } else {
+                    *override_gate
+                }
+            }
+            Answers::Ask(input) => ask(*input, out, prompt, expect),
+        };
+        if !yes {
+            let why = if c.step == 1 {
+                prompts.not_first
+            } else {
+                prompts.not_second
+            };
+            let record = layer.cancel(&c);
+            append(log, &record, out);
+            return Err(fail(out, &format!("cancelled: {why}"), EXIT_NOT_DONE));
+        }
+        match layer.confirm(c) {
+            Confirmed::Again(next) => c = next,
+            Confirmed::Send(send) => return Ok(send),
+        }
+    }
+}
+
 /// `mltop promote MODEL` / `mltop rollback MODEL`.
 pub async fn change(
     cfg: &Config,
@@ -258,53 +313,20 @@ pub async fn change(
     let Requested::Confirm(c) = layer.request(req) else {
         return fail(out, "the command layer refused the command", EXIT_NOT_DONE);
     };
-    let mut c = *c;
-    show(&c, out);
-    loop {
-        let yes = match &mut answers {
-            Answers::Flags { yes, override_gate } => {
-                if c.step == 1 {
-                    *yes
-                } else {
-                    *override_gate
-                }
-            }
-            Answers::Ask(input) => {
-                if c.step == 1 {
-                    ask(
-                        *input,
-                        out,
-                        &format!("type the model name ({model}) to confirm: "),
-                        model,
-                    )
-                } else {
-                    ask(
-                        *input,
-                        out,
-                        "type `override` to promote DESPITE the failed gate: ",
-                        "override",
-                    )
-                }
-            }
-        };
-        if !yes {
-            let why = if c.step == 2 {
-                "the challenger fails the gate: confirm again with --override-gate (or type `override`) to promote anyway"
-            } else {
-                "not confirmed (pass --yes, or type the model name)"
-            };
-            let record = layer.cancel(&c);
-            append(&log, &record, out);
-            return fail(out, &format!("cancelled: {why}"), EXIT_NOT_DONE);
-        }
-        match layer.confirm(c) {
-            Confirmed::Again(next) => c = next,
-            Confirmed::Send(send) => {
-                c = send;
-                break;
-            }
-        }
-    }
+    let first = format!("type the model name ({model}) to confirm: ");
+    let prompts = Prompts {
+        first: (&first, model),
+        second: (
+            "type `override` to promote DESPITE the failed gate: ",
+            "override",
+        ),
+        not_first: "not confirmed (pass --yes, or type the model name)",
+        not_second: "the challenger fails the gate: confirm again with --override-gate (or type `override`) to promote anyway",
+    };
+    let c = match confirm(&mut layer, &log, *c, &mut answers, out, &prompts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let CommandAction::Aliases { plan, .. } = c.request.action.clone() else {
         return fail(out, "not a registry command", EXIT_USAGE);
     };
@@ -503,46 +525,17 @@ pub async fn rollout(
     let Requested::Confirm(c) = layer.request(req) else {
         return fail(out, "the command layer refused the command", EXIT_NOT_DONE);
     };
-    let mut c = *c;
-    show(&c, out);
-    loop {
-        let yes = match &mut answers {
-            Answers::Flags { yes, .. } => *yes,
-            Answers::Ask(input) => {
-                if c.step == 1 {
-                    ask(
-                        *input,
-                        out,
-                        &format!("type the rollout name ({name}) to confirm: "),
-                        name,
-                    )
-                } else {
-                    ask(
-                        *input,
-                        out,
-                        "type `full` to skip every remaining step: ",
-                        "full",
-                    )
-                }
-            }
-        };
-        if !yes {
-            let record = layer.cancel(&c);
-            append(&log, &record, out);
-            return fail(
-                out,
-                "cancelled: not confirmed (pass --yes, or type the rollout name)",
-                EXIT_NOT_DONE,
-            );
-        }
-        match layer.confirm(c) {
-            Confirmed::Again(next) => c = next,
-            Confirmed::Send(send) => {
-                c = send;
-                break;
-            }
-        }
-    }
+    let first = format!("type the rollout name ({name}) to confirm: ");
+    let prompts = Prompts {
+        first: (&first, name),
+        second: ("type `full` to skip every remaining step: ", "full"),
+        not_first: "not confirmed (pass --yes, or type the rollout name)",
+        not_second: "not confirmed a second time (type `full`, or pass --yes)",
+    };
+    let c = match confirm(&mut layer, &log, *c, &mut answers, out, &prompts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let undo = match &c.request.action {
         CommandAction::Rollout { undo_revision, .. } => *undo_revision,
         _ => None,
@@ -726,46 +719,20 @@ pub async fn retrain(
     let Requested::Confirm(c) = layer.request(req) else {
         return fail(out, "the command layer refused the command", EXIT_NOT_DONE);
     };
-    let mut c = *c;
-    show(&c, out);
-    loop {
-        let yes = match &mut answers {
-            Answers::Flags { yes, .. } => *yes,
-            Answers::Ask(input) => {
-                if c.step == 1 {
-                    ask(
-                        *input,
-                        out,
-                        &format!("type the model name ({model}) to confirm: "),
-                        model,
-                    )
-                } else {
-                    ask(
-                        *input,
-                        out,
-                        "a run is already active: type `again` to start another: ",
-                        "again",
-                    )
-                }
-            }
-        };
-        if !yes {
-            let record = layer.cancel(&c);
-            append(&log, &record, out);
-            return fail(
-                out,
-                "cancelled: not confirmed (pass --yes, or type the model name)",
-                EXIT_NOT_DONE,
-            );
-        }
-        match layer.confirm(c) {
-            Confirmed::Again(next) => c = next,
-            Confirmed::Send(send) => {
-                c = send;
-                break;
-            }
-        }
-    }
+    let first = format!("type the model name ({model}) to confirm: ");
+    let prompts = Prompts {
+        first: (&first, model),
+        second: (
+            "a run is already active: type `again` to start another: ",
+            "again",
+        ),
+        not_first: "not confirmed (pass --yes, or type the model name)",
+        not_second: "a run is already active and a second one was not confirmed",
+    };
+    let c = match confirm(&mut layer, &log, *c, &mut answers, out, &prompts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let CommandAction::Retrain {
         dag, conf, unpause, ..
     } = c.request.action.clone()

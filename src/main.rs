@@ -370,7 +370,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 _ => RolloutCommand::Undo,
             };
             let mut stdin = std::io::stdin().lock();
-            let answers = mltop::cli::Answers::from_flags(*yes, false, &mut stdin);
+            let answers = mltop::cli::Answers::from_flags(*yes, *yes, &mut stdin);
             let code = mltop::cli::rollout(
                 &cfg,
                 cmd,

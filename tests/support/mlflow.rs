@@ -121,162 +121,31 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use super::prometheus::{free_port, http_get, parse_response, percent_encode, tail};
+use super::venv::{PinnedVenv, progress};
 
 /// The pinned MLflow (3.18.0 is listed on PyPI but a dependency is missing: pip falls back).
 pub const MLFLOW_VERSION: &str = "3.17.2";
-const VENV_ENV: &str = "MLTOP_MLFLOW_VENV";
-/// Written into the venv after a complete install; its content must match exactly.
-const MARKER_FILE: &str = ".mltop-mlflow-installed";
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 const PORT_ATTEMPTS: usize = 5;
 
-/// Write a progress line straight to the process's stderr (not captured by the test harness).
-fn progress(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "[mltop test support] {msg}");
-}
+/// The pinned venv: the same path, pin and marker file as `.ci/run` uses.
+pub const VENV: PinnedVenv = PinnedVenv {
+    name: "MLflow",
+    package: "mlflow",
+    version: MLFLOW_VERSION,
+    command: "mlflow",
+    env_var: "MLTOP_MLFLOW_VENV",
+    marker: ".mltop-mlflow-installed",
+    dir: "mlflow-3.17.2",
+    cost: "~1-2 min, ~850 MB",
+};
 
-fn marker_content() -> String {
-    format!("mlflow=={MLFLOW_VERSION}\n")
-}
-
-/// The venv that holds `mlflow==3.17.2`: `$MLTOP_MLFLOW_VENV` if set, else
-/// `<CARGO_TARGET_DIR or <manifest>/target>/test-venvs/mlflow-3.17.2` (cached between local
-/// runs). Installed with `python3 -m venv` + pip when its marker file is missing (a half-made
-/// venv is redone), serialised across test binaries by `flock`. Panics loudly on failure.
+/// The venv that holds `mlflow==3.17.2` (see [`PinnedVenv::ensure`]): cached between local
+/// runs, installed when its marker is missing, serialised across test binaries. Panics loudly.
 pub fn mlflow_venv() -> PathBuf {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(resolve_venv).clone()
-}
-
-fn default_venv_path() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => manifest.join(dir), // absolute paths replace the base
-        _ => manifest.join("target"),
-    };
-    target
-        .join("test-venvs")
-        .join(format!("mlflow-{MLFLOW_VERSION}"))
-}
-
-fn venv_is_complete(venv: &Path) -> bool {
-    venv.join("bin/mlflow").is_file()
-        && fs::read_to_string(venv.join(MARKER_FILE)).is_ok_and(|m| m == marker_content())
-}
-
-fn resolve_venv() -> PathBuf {
-    let venv = match std::env::var_os(VENV_ENV) {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => default_venv_path(),
-    };
-    if venv_is_complete(&venv) {
-        return venv;
-    }
-    let started = Instant::now();
-    if let Err(e) = install_venv(&venv) {
-        panic!(
-            "MLflow {MLFLOW_VERSION} is required for this test and could not be installed into \
-             {venv}: {e}\n(the tests install it with `python3 -m venv {venv} && {venv}/bin/pip \
-             install mlflow=={MLFLOW_VERSION}`; they need python3 with the venv module — on \
-             Debian `apt-get install python3-venv` — and access to PyPI; or point \
-             {VENV_ENV} at a venv that has mlflow=={MLFLOW_VERSION} and a {MARKER_FILE} file \
-             containing `mlflow=={MLFLOW_VERSION}`)",
-            venv = venv.display()
-        );
-    }
-    if !venv_is_complete(&venv) {
-        panic!(
-            "the MLflow install into {} reported success but the venv is still incomplete \
-             (no bin/mlflow or no {MARKER_FILE})",
-            venv.display()
-        );
-    }
-    progress(&format!(
-        "MLflow {MLFLOW_VERSION} venv ready at {} after {:.1} s",
-        venv.display(),
-        started.elapsed().as_secs_f64()
-    ));
-    venv
-}
-
-/// Exit codes of the install script, so that the panic says which step failed.
-fn install_step(code: i32) -> &'static str {
-    match code {
-        10 => {
-            "`python3 -m venv` failed (is python3 installed, with its venv module? On Debian: apt-get install python3-venv)"
-        }
-        11 => "`pip install mlflow` failed (is PyPI reachable? see pip's output above)",
-        12 => "the installed `mlflow --version` failed or printed another version",
-        13 => "could not write the marker file",
-        20 => "could not remove a half-made venv",
-        21 => "the path exists and is not a venv: refusing to delete it",
-        22 => "could not create the parent directory",
-        _ => "the install script failed",
-    }
-}
-
-/// Create the venv and pip-install MLflow, under `flock` on `<venv>.lock` (a kernel lock:
-/// released even if the holder dies). The marker is checked again under the lock, so only the
-/// first test binary installs; the others wait and reuse its venv.
-fn install_venv(venv: &Path) -> Result<(), String> {
-    let parent = venv
-        .parent()
-        .ok_or_else(|| format!("{} has no parent directory", venv.display()))?;
-    fs::create_dir_all(parent).map_err(|e| format!("create {}: {e}", parent.display()))?;
-    let mut lock = venv.as_os_str().to_owned();
-    lock.push(".lock");
-    let lock = PathBuf::from(lock);
-    progress(&format!(
-        "MLflow {MLFLOW_VERSION} venv missing or incomplete at {}: installing it \
-         (python3 -m venv; pip install mlflow=={MLFLOW_VERSION}; ~1-2 min, ~850 MB), \
-         serialised by flock on {}",
-        venv.display(),
-        lock.display()
-    ));
-    let script = format!(
-        r#"V="$1"
-if [ -x "$V/bin/mlflow" ] && [ "$(cat "$V/{MARKER_FILE}" 2>/dev/null)" = "mlflow=={MLFLOW_VERSION}" ]; then
-    echo "[mltop test support] another process installed MLflow meanwhile" >&2
-    exit 0
-fi
-if [ -e "$V" ]; then
-    if [ -f "$V/pyvenv.cfg" ] || [ -z "$(ls -A "$V")" ]; then
-        echo "[mltop test support] removing the half-made venv $V" >&2
-        rm -rf "$V" || exit 20
-    else
-        exit 21
-    fi
-fi
-mkdir -p "$(dirname "$V")" || exit 22
-python3 -m venv "$V" || exit 10
-"$V/bin/python" -m pip install --disable-pip-version-check -q "mlflow=={MLFLOW_VERSION}" || exit 11
-"$V/bin/mlflow" --version | grep -qF "{MLFLOW_VERSION}" || exit 12
-printf 'mlflow==%s\n' "{MLFLOW_VERSION}" > "$V/{MARKER_FILE}" || exit 13
-"#
-    );
-    // pip's output goes to our stderr so that a CI log shows what happened.
-    let to_stderr = || {
-        std::os::fd::AsFd::as_fd(&std::io::stderr())
-            .try_clone_to_owned()
-            .map(Stdio::from)
-            .unwrap_or_else(|_| Stdio::inherit())
-    };
-    let status = Command::new("flock")
-        .arg(&lock)
-        .args(["sh", "-c", &script, "sh"])
-        .arg(venv)
-        .env("PIP_NO_INPUT", "1")
-        .stdin(Stdio::null())
-        .stdout(to_stderr())
-        .stderr(to_stderr())
-        .status()
-        .map_err(|e| format!("could not run `flock ... sh` (is util-linux installed?): {e}"))?;
-    if !status.success() {
-        let code = status.code().unwrap_or(-1);
-        return Err(format!("{} ({status})", install_step(code)));
-    }
-    Ok(())
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| VENV.ensure()).clone()
 }
 
 /// An MLflow tracking server of the test's own on `127.0.0.1:port`, with a fresh SQLite store
