@@ -490,3 +490,76 @@ fn cli_rollout_twin_promotes_aborts_and_refuses_what_argo_would_not_offer() {
         "{out}"
     );
 }
+
+/// The confirmation steps of the CLI twins: `--full --yes` answers both of promote --full's
+/// confirmations; typed answers confirm (or, when wrong, cancel) a retrain.
+#[test]
+fn cli_confirmations_by_flag_and_by_typing() {
+    let demo = HeadlessDemo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let run = |args: &[&str], input: &str| {
+        let mut child = with_audit(mltop().arg("--config").arg(&demo.config), &log)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), text(&out.stdout))
+    };
+    let (code, out) = run(&["rollout", "promote", "recsys", "--full", "--yes"], "");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("now Healthy") && out.contains("weight 100 %"),
+        "{out}"
+    );
+
+    // a wrong answer cancels and sends nothing
+    let (code, out) = run(&["retrain", "recsys-ranker"], "recsys\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("type the model name (recsys-ranker) to confirm"),
+        "{out}"
+    );
+    assert!(out.contains("cancelled: not confirmed"), "{out}");
+    // the right one triggers one run
+    let (code, out) = run(&["retrain", "recsys-ranker"], "recsys-ranker\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("succeeded: run manual__"), "{out}");
+    // a run is now queued: a second retrain needs `again`, and without it nothing is sent
+    let (code, out) = run(&["retrain", "recsys-ranker"], "recsys-ranker\nno\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("already queued"), "{out}");
+    assert!(out.contains("type `again`"), "{out}");
+
+    let (_, out) = run(&["audit", "--json"], "");
+    let outcomes: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {}",
+                v["command"].as_str().unwrap(),
+                v["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "rollout succeeded",
+            "retrain cancelled",
+            "retrain succeeded",
+            "retrain cancelled"
+        ],
+        "{out}"
+    );
+}
