@@ -272,11 +272,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         // `for:` holds are wall-clock; in a time-lapse demo they shrink with it so the story's
         // timing (pending, then firing a demo minute later) holds at any --speed.
+        // So do the windows (a 1-minute window at --speed 20 would otherwise span 20 demo
+        // minutes and blur the story's drift); no shorter than two scrapes.
+        let speed = cli.speed.max(0.001);
+        let floor = 2.0
+            * cfg
+                .metrics
+                .iter()
+                .map(|m| m.interval.as_secs_f64())
+                .fold(0.0, f64::max);
         for p in cfg.services.iter_mut().flat_map(|s| s.panels.iter_mut()) {
-            p.thresholds.hold_secs /= cli.speed.max(0.001);
+            p.thresholds.hold_secs /= speed;
+            p.measure = p.measure.time_lapse(speed, floor);
         }
-        for m in cfg.canaries.iter_mut().flat_map(|c| c.metrics.iter_mut()) {
-            m.rule.hold_secs /= cli.speed.max(0.001);
+        for c in &mut cfg.canaries {
+            for m in c.metrics.iter_mut().chain(c.traffic.iter_mut()) {
+                m.rule.hold_secs /= speed;
+                m.measure = m.measure.time_lapse(speed, floor);
+            }
         }
         (cfg, Some(handle))
     } else {

@@ -269,6 +269,32 @@ impl Measure {
         }
     }
 
+    /// The same measure with every look-back (window, reference offset) divided by `factor`,
+    /// but no shorter than `floor` seconds: a time-lapse demo at `--speed N` keeps its windows
+    /// in demo time.
+    pub fn time_lapse(&self, factor: f64, floor: f64) -> Measure {
+        let w = |x: &f64| (x / factor).max(floor);
+        let mut m = self.clone();
+        match &mut m {
+            Measure::Quantile { window, .. }
+            | Measure::Rate { window, .. }
+            | Measure::Ratio { window, .. }
+            | Measure::Mean { window, .. }
+            | Measure::Distribution { window, .. }
+            | Measure::Homogeneity { window, .. } => *window = w(window),
+            Measure::Psi {
+                window, reference, ..
+            } => {
+                *window = w(window);
+                if let DriftReference::Offset(o) = reference {
+                    *o = w(o);
+                }
+            }
+            Measure::Gauge { .. } | Measure::Age { .. } | Measure::PromQl { .. } => {}
+        }
+        m
+    }
+
     /// The longest look-back the measure needs, in seconds.
     pub fn window(&self) -> f64 {
         match self {
@@ -538,6 +564,21 @@ mod tests {
             week_over_week: false,
             feature: None,
         }
+    }
+
+    #[test]
+    fn a_time_lapse_shortens_windows_down_to_a_floor() {
+        let m = Measure::Rate {
+            counter: Selector {
+                metric: "c".into(),
+                labels: Labels::new(),
+            },
+            window: 60.0,
+        };
+        assert_eq!(m.time_lapse(10.0, 4.0).window(), 6.0);
+        assert_eq!(m.time_lapse(100.0, 4.0).window(), 4.0);
+        let g = Measure::PromQl { query: "x".into() };
+        assert_eq!(g.time_lapse(10.0, 4.0), g);
     }
 
     #[test]
